@@ -1,0 +1,29 @@
+"""Installs deepbio and its two companion packages, Resample and Feature_extraction_algorithms."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def _requirements():
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name="deepbio",
+    version="0.1.0",
+    description="Keras 3 deep learning for biological sequences: PTM, RNA modification, motif and multi-omic tasks.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(
+        include=["deepbio", "deepbio.*", "Resample", "Resample.*",
+                 "Feature_extraction_algorithms", "Feature_extraction_algorithms.*"]
+    ),
+    install_requires=_requirements(),
+    extras_require={"test": ["pytest>=8"]},
+    license="MIT",
+)

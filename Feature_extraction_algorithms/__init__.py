@@ -1,0 +1,65 @@
+"""Feature encoders for biological sequences (NumPy / scikit-learn and Keras 3 layers).
+
+Reimplements, cleanly and leak-free, the feature extraction of OmniK-PTM
+(https://github.com/jiyuzhaoo/OmniK-PTM): PSTAAP and per-residue
+physicochemical descriptors, plus one-hot and BLOSUM62 encodings.
+
+Public API:
+    * Alphabets: :data:`PROTEIN_ALPHABET`, :data:`DNA_ALPHABET`,
+      :data:`RNA_ALPHABET`, :func:`encode_residues`.
+    * :func:`one_hot` -- ``(n, L, |alphabet|)`` one-hot.
+    * :class:`PhysicochemicalEncoder` -- ``(n, L, n_scales)`` AAindex descriptors.
+    * :func:`blosum62` / :class:`BLOSUM62Encoder` -- ``(n, L, 20)`` BLOSUM62 rows.
+    * :class:`PSTAAP` -- ``(n, 46)`` position-specific tripeptide propensity,
+      ``fit`` on training labels only.
+    * Keras 3 layers: :class:`OneHotEncoding`, :class:`PhysicochemicalEmbedding`,
+      :class:`PSTAAPEncoding`, registered as ``deepbio>...`` on import of this
+      package, so ``keras.models.load_model`` finds them.
+"""
+
+from .alphabets import (
+    ALPHABETS,
+    DNA_ALPHABET,
+    PROTEIN_ALPHABET,
+    RNA_ALPHABET,
+    UNKNOWN_INDEX,
+    encode_residues,
+    resolve_alphabet,
+)
+from .blosum import BLOSUM62Encoder, blosum62, blosum62_matrix
+from .one_hot import one_hot
+from .physicochemical import (
+    DEFAULT_SCALES,
+    SCALES,
+    PhysicochemicalEncoder,
+    available_scales,
+    get_scale,
+    physicochemical_table,
+)
+from .layers import OneHotEncoding, PhysicochemicalEmbedding, PSTAAPEncoding
+from .pstaap import PSTAAP, tripeptide_indices
+
+__all__ = [
+    "PROTEIN_ALPHABET",
+    "DNA_ALPHABET",
+    "RNA_ALPHABET",
+    "ALPHABETS",
+    "UNKNOWN_INDEX",
+    "resolve_alphabet",
+    "encode_residues",
+    "one_hot",
+    "PhysicochemicalEncoder",
+    "SCALES",
+    "DEFAULT_SCALES",
+    "available_scales",
+    "get_scale",
+    "physicochemical_table",
+    "blosum62",
+    "blosum62_matrix",
+    "BLOSUM62Encoder",
+    "PSTAAP",
+    "tripeptide_indices",
+    "OneHotEncoding",
+    "PhysicochemicalEmbedding",
+    "PSTAAPEncoding",
+]

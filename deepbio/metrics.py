@@ -1,0 +1,107 @@
+"""Evaluation metrics: Chou's multi-label set and per-label / binary scores.
+
+Multi-label definitions after Chou (2013), "Some remarks on predicting
+multi-label attributes in molecular biosystems", Mol. BioSyst. 9:1092, as used
+by OmniK-PTM's ``Metrics.py``: Aiming is the sample-averaged precision (a
+sample with no predicted label counts 1, as upstream), Coverage the
+sample-averaged recall, Accuracy the mean |Y ∩ P| / |Y ∪ P|, Absolute-True the
+exact-match ratio and Absolute-False the Hamming loss. All are fractions in
+[0, 1].
+"""
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def _binary(y, name):
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n, labels) binary array, got shape {y.shape}")
+    return (y > 0.5).astype(np.int32)
+
+
+def multilabel_metrics(y_true, y_pred, classes=None, class_codes=range(1, 12)):
+    """Chou's five multi-label metrics, with exact-match rate per class.
+
+    Args:
+        y_true: binary array (n, L), the true label sets.
+        y_pred: binary array (n, L), the predicted label sets.
+        classes: optional int array (n,), each sample's label-combination
+            code (for OmniK-PTM 1..11); gives ``per_class_absolute_true``.
+        class_codes: iterable of int, the codes reported (absent ones get
+            None).
+
+    Returns:
+        dict with float ``aiming``, ``coverage``, ``accuracy``,
+        ``absolute_true``, ``absolute_false`` and, when ``classes`` is
+        given, ``per_class_absolute_true``: {"1": float|None, ...}.
+
+    Raises:
+        ValueError: shapes differ or are not 2-D.
+    """
+    y_true, y_pred = _binary(y_true, "y_true"), _binary(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape")
+    exact = (y_true == y_pred).all(axis=1)
+    result = {
+        "aiming": float(skm.precision_score(y_true, y_pred, average="samples", zero_division=1)),
+        "coverage": float(skm.recall_score(y_true, y_pred, average="samples", zero_division=0)),
+        "accuracy": float(skm.jaccard_score(y_true, y_pred, average="samples", zero_division=1)),
+        "absolute_true": float(exact.mean()),
+        "absolute_false": float(skm.hamming_loss(y_true, y_pred)),
+    }
+    if classes is not None:
+        classes = np.asarray(classes)
+        result["per_class_absolute_true"] = {
+            str(code): (float(exact[classes == code].mean()) if (classes == code).any() else None)
+            for code in class_codes}
+    return result
+
+
+def binary_metrics(y_true, scores, threshold=0.5):
+    """Threshold-free and thresholded scores for one binary label.
+
+    Args:
+        y_true: binary array (n,).
+        scores: float array (n,), predicted probabilities.
+        threshold: float, the decision threshold for ``mcc`` and the counts.
+
+    Returns:
+        dict with ``auroc``, ``auprc`` (average precision), ``mcc``, ``acc``,
+        ``sensitivity``, ``specificity`` (floats; AUROC/AUPRC None when
+        ``y_true`` holds a single class).
+    """
+    y_true = np.asarray(y_true).astype(np.int32).ravel()
+    scores = np.asarray(scores, np.float64).ravel()
+    y_pred = (scores >= threshold).astype(np.int32)
+    both = len(np.unique(y_true)) == 2
+    tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    return {
+        "auroc": float(skm.roc_auc_score(y_true, scores)) if both else None,
+        "auprc": float(skm.average_precision_score(y_true, scores)) if both else None,
+        "mcc": float(skm.matthews_corrcoef(y_true, y_pred)),
+        "acc": float((tp + tn) / len(y_true)),
+        "sensitivity": float(tp / (tp + fn)) if tp + fn else None,
+        "specificity": float(tn / (tn + fp)) if tn + fp else None,
+    }
+
+
+def per_label_metrics(y_true, scores, label_names, thresholds=0.5):
+    """AUROC, AUPRC and MCC for each column of a multi-label problem.
+
+    Args:
+        y_true: binary array (n, L).
+        scores: float array (n, L), predicted probabilities.
+        label_names: sequence of L str, the keys of the result.
+        thresholds: float or sequence of L floats for MCC.
+
+    Returns:
+        dict {name: {"auroc", "auprc", "mcc"}}.
+    """
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    thresholds = np.broadcast_to(np.asarray(thresholds, np.float64), (len(label_names),))
+    out = {}
+    for j, name in enumerate(label_names):
+        m = binary_metrics(y_true[:, j], scores[:, j], thresholds[j])
+        out[name] = {key: m[key] for key in ("auroc", "auprc", "mcc")}
+    return out

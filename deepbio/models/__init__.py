@@ -1,0 +1,3 @@
+"""Keras functional models of deepbio."""
+
+from deepbio.models.ptm import PTMClassifier

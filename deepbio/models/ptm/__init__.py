@@ -1,0 +1,1 @@
+from deepbio.models.ptm.ptm_classifier import PTMClassifier

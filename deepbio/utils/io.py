@@ -1,0 +1,47 @@
+"""Atomic output: write to a temporary file beside the target, then rename."""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path; on success it is renamed to ``path``.
+
+    An interrupted or failed write leaves ``path`` untouched (the old file,
+    or none), never a truncated one. The temporary file keeps ``path``'s
+    suffix, so libraries that dispatch on it (``model.save``, matplotlib)
+    work.
+
+    Args:
+        path: str or path-like, the final destination.
+
+    Yields:
+        `pathlib.Path` of the temporary file to write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    os.unlink(tmp)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(obj, path):
+    """Writes ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(frame, path):
+    """Writes a pandas DataFrame as CSV without its index, atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)

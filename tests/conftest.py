@@ -1,0 +1,16 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The local data mirror named by DEEPBIO_DATA (CI sets it to ../shared/data)."""
+    value = os.environ.get("DEEPBIO_DATA")
+    if not value or not Path(value).is_dir():
+        pytest.skip("DEEPBIO_DATA is not set to a data mirror")
+    return Path(value)

@@ -143,7 +143,8 @@ class PSTAAPEncoding(keras.layers.Layer):
 
     Input shape:
         ``(batch, window_length)`` integer tokens in ``PROTEIN_ALPHABET`` order
-        (0..19; others are an error or undefined, depending on backend).
+        (0..19). Any other token (e.g. a padding index 20 at protein ends) makes
+        every tripeptide that contains it contribute 0.
 
     Output shape:
         ``(batch, window_length - 3)``.
@@ -220,9 +221,14 @@ class PSTAAPEncoding(keras.layers.Layer):
     def call(self, tokens):
         tokens = ops.cast(tokens, "int32")
         r = ops.concatenate([tokens[:, : self.center], tokens[:, self.center + 1 :]], axis=1)
+        in_range = ops.logical_and(ops.greater_equal(r, 0), ops.less(r, 20))
+        # a tripeptide is valid only if its three tokens are standard residues
+        valid = ops.logical_and(ops.logical_and(in_range[:, :-2], in_range[:, 1:-1]), in_range[:, 2:])
         trip = 400 * r[:, :-2] + 20 * r[:, 1:-1] + r[:, 2:]
+        trip = ops.where(valid, trip, ops.zeros_like(trip))
         flat = trip * self.n_positions + ops.arange(self.n_positions, dtype="int32")
         values = ops.take(ops.reshape(self.table, (-1,)), flat)
+        values = ops.where(valid, values, ops.zeros_like(values))
         return ops.cast(values, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):

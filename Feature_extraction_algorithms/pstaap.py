@@ -90,7 +90,7 @@ class PSTAAP(TransformerMixin, BaseEstimator):
 
     Example:
         >>> enc = PSTAAP().fit(train_windows, train_codes)   # doctest: +SKIP
-        >>> X_test = enc.transform(test_windows)             # (n_test, 46) float32
+        >>> X_test = enc.transform(test_windows)  # (n_test, 46) float32  # doctest: +SKIP
     """
 
     def __init__(self, window_length: int = 49, center: int = 24, center_residue: str | None = "K"):

@@ -75,7 +75,7 @@ class PTMConfig:
     seed: int = 0
     sampler: str = "none"
     keep_fraction: float = 927 / 9279
-    residue_encoders: tuple = ("physicochemical",)
+    residue_encoders: tuple = ("physicochemical", "blosum62", "one_hot")
     pstaap_cross_fit: bool = True
     label_weighting: bool = False
     tune_thresholds: bool = True
@@ -100,12 +100,16 @@ class PTMConfig:
 def residue_features(windows, encoders):
     """Per-residue features, label-free: (n, 49, channels) float32.
 
+    The physicochemical scales are z-scored over the 20 residues and BLOSUM62
+    scores divided by 4, so every block is of unit order (fixed tables, not
+    fitted to data).
+
     Args:
         windows: list of n str.
         encoders: tuple of names from `RESIDUE_ENCODERS`.
     """
-    blocks = {"physicochemical": lambda w: fea.PhysicochemicalEncoder().transform(w),
-              "blosum62": fea.blosum62,
+    blocks = {"physicochemical": lambda w: fea.PhysicochemicalEncoder(standardize=True).transform(w),
+              "blosum62": lambda w: fea.blosum62(w) / 4.0,
               "one_hot": lambda w: fea.one_hot(w, alphabet="protein")}
     return np.concatenate([np.asarray(blocks[name](windows), np.float32) for name in encoders],
                           axis=-1)
@@ -274,7 +278,8 @@ def fit_fold(config, windows, labels, classes, residues, train_idx, score_window
 
     Returns:
         dict with ``model`` (the feature-level `PTMClassifier`), ``encoder``
-        (fitted PSTAAP), ``thresholds``, ``probabilities`` and
+        (fitted PSTAAP), ``pstaap_scaling`` (per-position mean and variance of
+        the fitting rows' PSTAAP values), ``thresholds``, ``probabilities`` and
         ``score_inputs`` for the scored windows (None if none), ``history``,
         ``n_resampled``.
     """
@@ -285,6 +290,10 @@ def fit_fold(config, windows, labels, classes, residues, train_idx, score_window
     others = [take(val_idx)] + ([list(score_windows)] if len(score_windows) else [])
     encoder, p_fit, transformed = pstaap_features(take(fit_idx), labels[fit_idx], others,
                                                   config.pstaap_cross_fit, config.seed)
+    # Per-position standardisation, statistics from the fitting rows only.
+    mean, std = p_fit.mean(axis=0), p_fit.std(axis=0) + 1e-12
+    p_fit = (p_fit - mean) / std
+    transformed = [(t - mean) / std for t in transformed]
     timings["features"] += time.perf_counter() - start
     start = time.perf_counter()
     kept = _sampler_indices(config, p_fit, classes[fit_idx])
@@ -301,7 +310,8 @@ def fit_fold(config, windows, labels, classes, residues, train_idx, score_window
         score_inputs = [transformed[1][:, :, None], np.asarray(score_residues, np.float32)]
         probabilities = model.predict(score_inputs, batch_size=1024, verbose=0)
     timings["train"] += time.perf_counter() - start
-    return {"model": model, "encoder": encoder, "thresholds": thresholds, "history": history,
+    return {"model": model, "encoder": encoder, "pstaap_scaling": (mean, std ** 2),
+            "thresholds": thresholds, "history": history,
             "probabilities": probabilities, "score_inputs": score_inputs,
             "n_resampled": int(len(kept))}
 
@@ -371,7 +381,7 @@ def subset(dataset, max_windows, seed):
                          dataset.classes[keep], dataset.labels[keep])
 
 
-def export_model(classifier, encoder, residue_encoders):
+def export_model(classifier, encoder, pstaap_scaling, residue_encoders):
     """An end-to-end model: residue tokens (batch, 49) int32 → probabilities.
 
     The fitted PSTAAP table and the per-residue feature tables become
@@ -382,6 +392,8 @@ def export_model(classifier, encoder, residue_encoders):
     Args:
         classifier: a trained feature-level `PTMClassifier`.
         encoder: the fitted `Feature_extraction_algorithms.PSTAAP`.
+        pstaap_scaling: ``(mean, variance)``, arrays (46,), the standardisation
+            the classifier was trained with.
         residue_encoders: tuple of names from `RESIDUE_ENCODERS`.
 
     Returns:
@@ -391,6 +403,8 @@ def export_model(classifier, encoder, residue_encoders):
     residue_table = np.vstack([residue_table, np.zeros((1, residue_table.shape[1]), np.float32)])
     tokens = keras.Input((classifier.residue_length,), dtype="int32", name="tokens")
     pstaap = fea.PSTAAPEncoding.from_encoder(encoder, name="pstaap_encoding")(tokens)
+    pstaap = keras.layers.Normalization(mean=pstaap_scaling[0], variance=pstaap_scaling[1],
+                                        name="pstaap_scaling")(pstaap)
     pstaap = keras.layers.Reshape((classifier.pstaap_length, 1), name="pstaap_channels")(pstaap)
     residues = keras.layers.Embedding(
         len(residue_table), residue_table.shape[1], trainable=False,
@@ -552,7 +566,8 @@ def run(config, output_dir="runs/ptm", data_dir=None, verbose=1, evaluate_test=T
     else:
         report["test"] = report["baseline_test"] = None
 
-    exported = export_model(final["model"], final["encoder"], config.residue_encoders)
+    exported = export_model(final["model"], final["encoder"], final["pstaap_scaling"],
+                            config.residue_encoders)
     with atomic_path(out / "model.keras") as tmp:
         exported.save(tmp)
     write_json({"labels": list(PTM_LABELS), "thresholds": final["thresholds"].tolist()},
@@ -664,7 +679,8 @@ def saliency_for_fasta(fasta, model_path, output_dir, smooth_samples=20):
     ids, windows = read_fasta(fasta)
     tokens = encode_windows(windows, ids, source=str(fasta))
     model = keras.models.load_model(model_path)
-    pstaap = model.get_layer("pstaap_channels")(model.get_layer("pstaap_encoding")(tokens))
+    pstaap = model.get_layer("pstaap_encoding")(tokens)
+    pstaap = model.get_layer("pstaap_channels")(model.get_layer("pstaap_scaling")(pstaap))
     residues = model.get_layer("residue_encoding")(tokens)
     classifier = next(layer for layer in model.layers if isinstance(layer, PTMClassifier))
     return saliency_report(classifier, [np.asarray(pstaap), np.asarray(residues)], Path(output_dir),

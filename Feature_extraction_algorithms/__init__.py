@@ -38,6 +38,7 @@ from .physicochemical import (
 )
 from .layers import OneHotEncoding, PhysicochemicalEmbedding, PSTAAPEncoding
 from .pstaap import PSTAAP, tripeptide_indices
+from .shuffle import dinucleotide_shuffle, dinucleotide_shuffles
 
 __all__ = [
     "PROTEIN_ALPHABET",

@@ -29,6 +29,8 @@ from threadpoolctl import threadpool_limits
 # on the smoothing condition ``sum((y - s(x))**2) <= smooth_factor``.
 _FITPACK_TOL = 1e-3
 _DEGREE = 3
+# Row bands of the pairwise DTW triangle, to balance dtaidistance's OpenMP threads.
+_DTW_BANDS = 16
 
 
 def minmax_rows(X):
@@ -52,16 +54,17 @@ def smooth_curves(Z, smooth_factor):
 
     Row `i` is read as the function values `Z[i, j]` at `x_j = j / (n_features - 1)`
     and fitted exactly as `scipy.interpolate.splrep(x, Z[i], k=3, s=smooth_factor)`
-    would (FITPACK's smoothing spline: the fewest knots whose least-squares spline
-    has a residual sum of squares of at most `smooth_factor`). The spline is then
-    evaluated at `2 * n_features` equally spaced points, as in OmniK-PTM.
+    would (Dierckx's FITPACK smoothing spline, whose residual sum of squares is
+    at most `smooth_factor`). The spline is then evaluated at `2 * n_features`
+    equally spaced points, as in OmniK-PTM.
 
     FITPACK returns the least-squares cubic polynomial (a B-spline without interior
     knots) whenever that polynomial already meets the smoothing condition. All such
     rows share one linear map, so they are fitted and evaluated at once with a single
     `(2 * n_features, n_features)` matrix; only the remaining rows go through
-    `splrep` one by one. With min-max normalised rows and the default
-    `smooth_factor=10.0` (up to ~200 features) every row takes the vectorised path.
+    `splrep` one by one. On the 46 PSTAAP features of the PTM training set with the
+    default `smooth_factor=10.0`, every row takes the vectorised path (the largest
+    polynomial residual sum of squares of a normalised row is about 4).
 
     Args:
         Z: float64 array of shape `(n_samples, n_features)`, `n_features >= 4`.
@@ -88,9 +91,10 @@ def smooth_curves(Z, smooth_factor):
 def apportion(sizes, n_keep):
     """Splits `n_keep` over clusters proportionally to their sizes.
 
-    Largest-remainder (Hamilton) apportionment. As in OmniK-PTM, every non-empty
-    cluster gets at least one sample when `n_keep` allows it; the surplus this
-    creates is taken back one sample at a time from the largest quota.
+    Largest-remainder (Hamilton) apportionment in exact integer arithmetic. As in
+    OmniK-PTM, every non-empty cluster gets at least one sample when `n_keep`
+    allows it; the surplus this creates is taken back one sample at a time from
+    the largest quota. Ties go to the lower cluster index.
 
     Args:
         sizes: int array of shape `(n_clusters,)`, the cluster sizes.
@@ -101,25 +105,39 @@ def apportion(sizes, n_keep):
         exactly to `n_keep`.
     """
     sizes = np.asarray(sizes, dtype=np.int64)
-    ideal = sizes * (n_keep / sizes.sum())
-    quotas = np.floor(ideal).astype(np.int64)
+    quotas, remainders = np.divmod(sizes * n_keep, sizes.sum())
     non_empty = sizes > 0
     if n_keep >= np.count_nonzero(non_empty):
-        quotas[non_empty & (quotas == 0)] = 1
+        raised = non_empty & (quotas == 0)
+        quotas[raised] = 1
+        remainders[raised] = -1
     missing = n_keep - quotas.sum()
     if missing > 0:
-        quotas[np.argsort(quotas - ideal, kind="stable")[:missing]] += 1
+        quotas[np.argsort(-remainders, kind="stable")[:missing]] += 1
     for _ in range(-missing):
         quotas[np.argmax(quotas)] -= 1
     return quotas
 
 
 def _dtw_pairwise(curves):
-    """Symmetric DTW distance matrix of shape `(m, m)` with dtaidistance's C code."""
-    condensed = dtw.distance_matrix_fast(
-        curves, compact=True, parallel=True, use_pruning=True
-    )
-    return squareform(np.asarray(condensed))
+    """Symmetric DTW distance matrix of shape `(m, m)` with dtaidistance's C code.
+
+    The upper triangle is computed in `_DTW_BANDS` row bands of equal pair counts,
+    one `distance_matrix_fast` call each. dtaidistance hands rows to its OpenMP
+    threads with guided scheduling, whose first chunk (half the rows for two
+    threads) holds the longest rows of a triangle: one call on the whole triangle
+    keeps one of two threads busy with 3/4 of the pairs, while rows within a narrow
+    band have nearly equal lengths.
+    """
+    m = len(curves)
+    pairs = np.cumsum(np.arange(m - 1, -1, -1))
+    cuts = np.searchsorted(pairs, pairs[-1] * np.arange(1, _DTW_BANDS) / _DTW_BANDS)
+    edges = np.unique(np.r_[0, cuts, m])
+    condensed = [
+        dtw.distance_matrix_fast(curves, block=((start, stop), (0, m)), compact=True)
+        for start, stop in zip(edges[:-1], edges[1:])
+    ]
+    return squareform(np.concatenate(condensed))
 
 
 def _dtw_to_references(curves, references):
@@ -129,8 +147,6 @@ def _dtw_to_references(curves, references):
         np.concatenate([curves, references]),
         block=((0, n), (n, n + k)),
         compact=True,
-        parallel=True,
-        use_pruning=True,
     )
     return np.asarray(condensed).reshape(n, k)
 
@@ -221,9 +237,10 @@ class AdaptiveClusterUnderSampler(BaseUnderSampler):
 
     Unlike the upstream function it reduces several classes in one call, honours
     `random_state` (same seed, same `sample_indices_`) and returns the kept indices
-    of each class in ascending order, classes in `np.unique(y)` order. Subsets of
-    fewer than 3 samples form a single cluster instead of falling back to random
-    under-sampling.
+    of each class in ascending order, classes in `np.unique(y)` order. It scales
+    each sample (row) to [0, 1], where upstream scales each feature (column) over
+    the class with `MinMaxScaler`, and subsets of fewer than 3 samples form a
+    single cluster instead of falling back to random under-sampling.
 
     Args:
         sampling_strategy: float, str, dict or callable, default="auto".
@@ -306,6 +323,7 @@ class AdaptiveClusterUnderSampler(BaseUnderSampler):
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_jobs(self.n_jobs)
         indices = []
+        # dtaidistance's distance_matrix_fast runs on OpenMP threads; set their number.
         with threadpool_limits(limits=n_threads, user_api="openmp"):
             for target_class in np.unique(y):
                 class_indices = np.flatnonzero(y == target_class)

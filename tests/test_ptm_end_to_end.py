@@ -62,11 +62,11 @@ def test_report_has_the_agreed_keys(ptm_run):
 def test_predict_proteins_and_saliency(ptm_run, tmp_path):
     out, _ = ptm_run
     fasta = tmp_path / "proteins.fasta"
-    fasta.write_text(">P1\nMKAAAAKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAK\n>P2\nGGKGG\n")
+    fasta.write_text(">P1\nMKAAAAK" + "A" * 53 + "K\n>P2\nGGKGG\n")  # K at 2, 7, 61
     _run([str(ROOT / "main.py"), "--task", "ptm", "--predict", str(fasta), "--model",
           str(out / "model.keras"), "--output", str(tmp_path)], cwd=tmp_path)
     frame = pd.read_csv(tmp_path / "predictions.csv")
-    assert frame[["protein", "position"]].values.tolist() == [["P1", 2], ["P1", 7], ["P1", 62], ["P2", 3]]
+    assert frame[["protein", "position"]].values.tolist() == [["P1", 2], ["P1", 7], ["P1", 61], ["P2", 3]]
     assert (frame["window"].str.len() == 49).all() and frame["window"][0].startswith("-" * 23 + "MK")
     probabilities = frame[["acetylation", "crotonylation", "methylation", "succinylation"]].to_numpy()
     assert ((probabilities > 0) & (probabilities < 1)).all()

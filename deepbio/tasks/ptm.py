@@ -254,8 +254,9 @@ def _sampler_indices(config, features, classes):
     strategy = {1: max(2, int(round(config.keep_fraction * n_first)))}
     if config.sampler == "none" or n_first <= strategy[1]:
         return np.arange(len(classes))
+    extra = {"n_jobs": -1} if config.sampler == "adaptive" else {}  # DTW threads
     sampler = Resample.make_sampler(config.sampler, random_state=config.seed,
-                                    sampling_strategy=strategy)
+                                    sampling_strategy=strategy, **extra)
     sampler.fit_resample(features, classes)
     return np.sort(np.asarray(sampler.sample_indices_))
 

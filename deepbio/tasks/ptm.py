@@ -610,6 +610,10 @@ def protein_windows(protein, half=24, pad="-"):
 def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
     """Per-site PTM probabilities for every K of every protein in a FASTA.
 
+    Every window of the OmniK-PTM benchmark is a modified site, so the
+    probabilities say *which* of the four PTMs a lysine carries if it is
+    modified; they are not the probability that it is modified at all.
+
     Args:
         fasta: path of a protein FASTA (full-length sequences, 20 standard
             residues).

@@ -256,7 +256,9 @@ class AdaptiveClusterUnderSampler(BaseUnderSampler):
             the subset draw.
         n_jobs: int or None, default=None. Threads for the DTW computations; None
             means 1 unless in a `joblib.parallel_config` context, -1 means all
-            processors.
+            processors. The subset's DTW matrix dominates the run time (PTM class
+            1, 9,279 -> 927 rows of 46 features: ~38 s on one thread; see
+            `benchmarks/README.md`).
 
     Attributes:
         sampling_strategy_: dict, class to number of samples kept.

@@ -5,6 +5,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
+# CI sets a relative DEEPBIO_DATA (../shared/data); scripts run by subprocess in other folders need
+# it absolute.
+if os.environ.get("DEEPBIO_DATA"):
+    os.environ["DEEPBIO_DATA"] = str(Path(os.environ["DEEPBIO_DATA"]).resolve())
 
 
 @pytest.fixture(scope="session")

@@ -340,8 +340,10 @@ def cross_validate(config, dataset, residues, timings, verbose=1):
     """Stratified k-fold CV on the training split (stratified by the 11 codes).
 
     Returns:
-        ``(cv_metrics, fold_metrics, out_of_fold_probabilities, out_of_fold_thresholds, last_fold)``;
-        pooled metrics use each window's own fold thresholds.
+        ``(cv_metrics, fold_metrics, out_of_fold_probabilities, last_fold)``: pooled
+        metrics (each window decoded with its own fold's thresholds), one metric dict per
+        fold, the (n, 4) out-of-fold probabilities, and the last fold's `fit_fold` result
+        (its model and scored inputs feed the CV saliency maps).
     """
     labels, classes = dataset.labels, dataset.classes
     oof = np.zeros(labels.shape, np.float32)
@@ -363,7 +365,6 @@ def cross_validate(config, dataset, residues, timings, verbose=1):
         print(f"fold {number}: absolute_true={metrics['absolute_true']:.4f} "
               f"aiming={metrics['aiming']:.4f} thresholds={np.round(fold['thresholds'], 2).tolist()}",
               flush=True)
-        fold["score_idx"] = score_idx
         last = fold
     pooled = multilabel_metrics(labels, oof_predicted, classes)
     pooled["per_label"] = per_label_metrics(labels, oof, PTM_LABELS,

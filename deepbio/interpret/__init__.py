@@ -1,3 +1,6 @@
-"""Interpretation: saliency maps (tf-keras-vis)."""
+"""Interpretation: saliency maps (tf-keras-vis), DeepASMM motif scoring, JASPAR annotation."""
 
+from deepbio.interpret.jaspar import annotate_kmers, compare_motifs, load_jaspar
+from deepbio.interpret.motif_scoring import (MotifScorer, NaiveMotifScorer, aggregate_scores,
+                                             combine_scores, locate_kmers, score_motifs)
 from deepbio.interpret.saliency import mean_saliency, plot_saliency_heatmap

@@ -1,0 +1,104 @@
+"""End-to-end: ``main.py --task motif`` and the demo on a slice of the real data, by subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from deepbio.interpret.motif_scoring import SCORE_COLUMNS
+
+
+def _run(args, cwd, timeout=600, ok=True):
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if ok:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def motif_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("motif")
+    result = _run([str(ROOT / "main.py"), "--task", "motif", "--max-sequences", "60", "--epochs", "1",
+                   "--motif-length", "6", "--min-motif-count", "5", "--jaspar-top", "3",
+                   "--output", str(out), "--data-dir", str(data_dir), "--verbose", "0"], cwd=out)
+    return out, result
+
+
+def test_outputs_and_report(motif_run):
+    out, result = motif_run
+    report = json.loads((out / "report.json").read_text())
+    assert report["task"] == "motif" and report["sequences"] == 60
+    assert report["model"]["trained_here"] and report["model"]["splits"] == {
+        "train": 86, "val": 10, "test": 24}  # pairs of (accessible, shuffled) split 0.8 × 0.9
+    assert 0.0 <= report["heldout"]["auroc"] <= 1.0
+    assert set(report["seconds"]) == {"load", "train", "locate", "scs", "af", "aggregate", "plot",
+                                      "jaspar", "total"}
+    table = pd.read_csv(out / "motif_scores.csv")
+    assert tuple(table.columns) == SCORE_COLUMNS
+    # The slice holds 2542 distinct 6-mers seen >= 5 times, 31871 occurrences (pinned; no N).
+    assert report["scoring"]["motifs"] == len(table) == 2542
+    assert report["scoring"]["occurrences"] == table["count"].sum() == 31871
+    # Motifs in order of first appearance, as upstream: sequence 0 starts ATGCGCTC and
+    # ATGCGC is seen < 5 times in the slice, so the first motif is TGCGCT (position 1).
+    assert table["motif"].iloc[0] == "TGCGCT" and table["count"].iloc[0] >= 5
+    for column in ("autonomous_functionality_score", "sequence_context_synergy_score"):
+        assert table[column].min() == 0.0 and table[column].max() <= 1.0
+    top = pd.read_csv(out / "top_motifs.csv")
+    assert len(top) == 6 and top["jaspar_id"].str.startswith("MA").all()
+    params = json.loads((out / "params.json").read_text())
+    assert params["motif_length"] == 6 and params["epochs"] == 1 and params["top_r"] == "0.1"
+    for name in ("model.keras", "motif_scores.png", "training_history.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert "held-out AUROC" in result.stdout
+
+
+def test_user_model_and_fasta_fast_equals_naive(motif_run, tmp_path, data_dir):
+    out, _ = motif_run
+    from deepbio.tasks.motif import default_input, load_sequences
+
+    sequences = load_sequences(default_input(data_dir))["sequence"][:6]
+    fasta = tmp_path / "seqs.fasta"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences)))
+    tables = {}
+    for engine in ("fast", "naive"):
+        target = tmp_path / engine
+        _run([str(ROOT / "main.py"), "--task", "motif", "--model", str(out / "model.keras"),
+              "--input", str(fasta), "--engine", engine, "--motif-length", "5",
+              "--min-motif-count", "4", "--top-r", "all", "--output-index", "0",
+              "--jaspar-top", "0", "--output", str(target), "--verbose", "0"], cwd=tmp_path)
+        tables[engine] = pd.read_csv(target / "motif_scores.csv")
+        report = json.loads((target / "report.json").read_text())
+        assert report["heldout"] is None and not report["model"]["trained_here"]
+    assert len(tables["fast"]) > 100
+    assert (tables["fast"]["motif"] == tables["naive"]["motif"]).all()
+    for column in SCORE_COLUMNS[2:]:
+        np.testing.assert_allclose(tables["fast"][column], tables["naive"][column], rtol=1e-4,
+                                   atol=1e-6)
+
+
+def test_bad_record_is_named(tmp_path, motif_run):
+    out, _ = motif_run
+    fasta = tmp_path / "bad.fasta"
+    fasta.write_text(">good\n" + "ACGT" * 150 + "\n>weird\n" + "ACGX" * 150 + "\n")
+    result = _run([str(ROOT / "main.py"), "--task", "motif", "--model", str(out / "model.keras"),
+                   "--input", str(fasta), "--output", str(tmp_path / "o")], cwd=tmp_path, ok=False)
+    assert result.returncode != 0
+    assert "'weird'" in result.stderr and "'X' at position 4" in result.stderr
+    assert not (tmp_path / "o" / "motif_scores.csv").exists()
+
+
+def test_demo_runs_on_a_slice(tmp_path, data_dir):
+    result = _run([str(ROOT / "demo" / "motif" / "run_basset_demo.py"), "--max-sequences", "40",
+                   "--epochs", "1", "--motif-length", "6", "--min-motif-count", "6", "--output",
+                   str(tmp_path), "--data-dir", str(data_dir)], cwd=tmp_path)
+    table = pd.read_csv(tmp_path / "motif_scores.csv")
+    assert len(table) > 100 and (table["count"] >= 6).all()
+    assert "top motifs by autonomous functionality" in result.stdout and " 1. " in result.stdout
+    assert (tmp_path / "motif_scores.png").stat().st_size > 0

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,3 +20,13 @@ def data_dir():
     if not value or not Path(value).is_dir():
         pytest.skip("DEEPBIO_DATA is not set to a data mirror")
     return Path(value)
+
+
+def run_script(args, cwd, timeout=900, ok=True):
+    """Runs a Python script by subprocess (offline); asserts success unless ``ok`` is False."""
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if ok:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result

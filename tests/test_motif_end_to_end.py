@@ -1,25 +1,14 @@
 """End-to-end: ``main.py --task motif`` and the demo on a slice of the real data, by subprocess."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import ROOT
+from conftest import run_script as _run
 from deepbio.interpret.motif_scoring import SCORE_COLUMNS
-
-
-def _run(args, cwd, timeout=600, ok=True):
-    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout)
-    if ok:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,16 @@
 """End-to-end: ``main.py --task ptm`` on a slice of the real data, by subprocess."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import ROOT
+from conftest import run_script as _run
 
 METRIC_KEYS = {"aiming", "coverage", "accuracy", "absolute_true", "absolute_false",
                "per_class_absolute_true", "per_label"}
-
-
-def _run(args, cwd, timeout=900):
-    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +72,8 @@ def test_predict_rejects_bad_input(ptm_run, tmp_path):
     out, _ = ptm_run
     fasta = tmp_path / "bad.fasta"
     fasta.write_text(">good\nMKV\n>weird\nMKBZ\n")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "--task", "ptm", "--predict",
-                             str(fasta), "--model", str(out / "model.keras"), "--output",
-                             str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    result = _run([str(ROOT / "main.py"), "--task", "ptm", "--predict", str(fasta), "--model",
+                   str(out / "model.keras"), "--output", str(tmp_path)], cwd=tmp_path, ok=False)
     assert result.returncode != 0
     assert "'weird'" in result.stderr and "non-standard" in result.stderr
     assert not (tmp_path / "predictions.csv").exists()

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -91,14 +92,16 @@ def build_parser(script):
     return parser
 
 
+def _given(args, defaults, name):
+    """A shared flag's value, or the task's own default when the flag was not given (None)."""
+    value = getattr(args, name)
+    return getattr(defaults, name) if value is None else value
+
+
 def ptm_config(args):
     from deepbio.tasks.ptm import PTMConfig
 
-    defaults = PTMConfig()
-
-    def given(name):
-        value = getattr(args, name)
-        return getattr(defaults, name) if value is None else value
+    given = functools.partial(_given, args, PTMConfig())
 
     return PTMConfig(
         epochs=given("epochs"), batch_size=given("batch_size"), learning_rate=given("learning_rate"),
@@ -157,11 +160,7 @@ def _int_tuple(text, name):
 def motif_config(args):
     from deepbio.tasks.motif import MotifConfig
 
-    defaults = MotifConfig()
-
-    def given(name):
-        value = getattr(args, name)
-        return getattr(defaults, name) if value is None else value
+    given = functools.partial(_given, args, MotifConfig())
 
     return MotifConfig(
         motif_length=args.motif_length, min_motif_count=args.min_motif_count, top_r=args.top_r,

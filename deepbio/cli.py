@@ -3,9 +3,34 @@
 import argparse
 import dataclasses
 import functools
+import importlib
 import json
 import os
 import sys
+
+
+# Tasks whose module provides ``add_arguments(parser)`` (task-specific flags
+# only) and ``cli_main(args, output, script) -> int``. ptm and motif live here.
+EXTERNAL_TASKS = {}
+
+
+def _shared_arguments(parser):
+    """Flags several tasks take; ``None`` means the task's own default (see ``given``)."""
+    group = parser.add_argument_group(
+        "training (shared)", "default: each task's own (see README); None-valued flags are filled "
+                             "from the task's config")
+    group.add_argument("--epochs", type=int, default=None)
+    group.add_argument("--batch-size", type=int, default=None)
+    group.add_argument("--learning-rate", type=float, default=None)
+    group.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
+    group.add_argument("--dropout", type=float, default=None)
+    group.add_argument("--seed", type=int, default=None, help="default 0")
+    group.add_argument("--model", metavar="MODEL.keras",
+                       help="a trained model (ptm, rnamod: the run's model.keras; motif: any "
+                            ".keras/.h5 on one-hot DNA)")
+    group.add_argument("--predict", metavar="SEQS.fasta",
+                       help="predict with --model: ptm every K of these proteins; rnamod these "
+                            "RNA windows")
 
 
 def _ptm_arguments(parser):
@@ -13,15 +38,7 @@ def _ptm_arguments(parser):
 
     defaults = PTMConfig()
     group = parser.add_argument_group("ptm")
-    # Shared with --task motif: None means the task's own default.
-    group.add_argument("--epochs", type=int, default=None, help=f"ptm: {defaults.epochs}; motif: 30")
-    group.add_argument("--batch-size", type=int, default=None,
-                       help=f"ptm: {defaults.batch_size}; motif: 64")
-    group.add_argument("--learning-rate", type=float, default=None,
-                       help=f"ptm: {defaults.learning_rate}; motif: 0.001")
-    group.add_argument("--patience", type=int, default=None, help=f"ptm: {defaults.patience}; motif: 5")
     group.add_argument("--folds", type=int, default=defaults.folds, help="CV folds; 0 skips CV")
-    group.add_argument("--seed", type=int, default=defaults.seed)
     group.add_argument("--sampler", default=defaults.sampler,
                        choices=["adaptive", "cluster_centroids", "random", "nearmiss", "none"])
     group.add_argument("--keep-fraction", type=float, default=defaults.keep_fraction,
@@ -34,16 +51,11 @@ def _ptm_arguments(parser):
     group.add_argument("--no-threshold-tuning", action="store_true")
     for name in ("conv_filters", "hidden_dim", "num_heads", "gru_units", "intermediate_dim"):
         group.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    group.add_argument("--dropout", type=float, default=None, help=f"ptm: {defaults.dropout}; motif: 0.3")
     group.add_argument("--max-windows", type=int, default=None,
                        help="use a stratified subset of the training split")
     group.add_argument("--saliency-windows", type=int, default=defaults.saliency_windows)
-    group.add_argument("--predict", metavar="PROTEINS.fasta",
-                       help="predict every K of these proteins with --model")
     group.add_argument("--saliency", metavar="WINDOWS.fasta",
                        help="saliency maps for these 49-residue windows with --model")
-    group.add_argument("--model", metavar="MODEL.keras",
-                       help="a trained model (ptm: model.keras; motif: any .keras/.h5 on one-hot DNA)")
 
 
 def _motif_arguments(parser):
@@ -51,8 +63,8 @@ def _motif_arguments(parser):
 
     defaults = MotifConfig()
     group = parser.add_argument_group(
-        "motif", "DeepASMM motif autonomy / context synergy (also uses --epochs, --batch-size, "
-                 "--learning-rate, --patience, --dropout, --seed, --model)")
+        "motif", "DeepASMM motif autonomy / context synergy (also uses the shared training flags "
+                 "and --model)")
     group.add_argument("--input", metavar="SEQS.csv|SEQS.fasta",
                        help="sequences to score (CSV with a 'Seqs' column, or FASTA); "
                             "default: DeepASMM's Basset 8988T sequences")
@@ -80,19 +92,25 @@ def build_parser(script):
     parser = argparse.ArgumentParser(prog=script, description=(
         "deepbio: deep learning on biological sequences. "
         "Data is found through --data-dir, $DEEPBIO_DATA, the Keras cache, or downloaded."))
-    parser.add_argument("--task", required=True, choices=["ptm", "motif"])
+    parser.add_argument("--task", required=True, choices=["ptm", "motif", *EXTERNAL_TASKS])
     parser.add_argument("--data-dir", default=None, help="local data mirror (else $DEEPBIO_DATA)")
     parser.add_argument("--output", default=None, help="output folder (default runs/<task>)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 (use on a GPU)")
     parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
                         help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 silent")
+    _shared_arguments(parser)
     _ptm_arguments(parser)
     _motif_arguments(parser)
+    modules = []
+    for module_name in EXTERNAL_TASKS.values():
+        if module_name not in modules:
+            modules.append(module_name)
+            importlib.import_module(module_name).add_arguments(parser)
     return parser
 
 
-def _given(args, defaults, name):
+def given(args, defaults, name):
     """A shared flag's value, or the task's own default when the flag was not given (None)."""
     value = getattr(args, name)
     return getattr(defaults, name) if value is None else value
@@ -101,17 +119,17 @@ def _given(args, defaults, name):
 def ptm_config(args):
     from deepbio.tasks.ptm import PTMConfig
 
-    given = functools.partial(_given, args, PTMConfig())
+    option = functools.partial(given, args, PTMConfig())
 
     return PTMConfig(
-        epochs=given("epochs"), batch_size=given("batch_size"), learning_rate=given("learning_rate"),
-        patience=given("patience"), folds=args.folds, seed=args.seed, sampler=args.sampler,
+        epochs=option("epochs"), batch_size=option("batch_size"), learning_rate=option("learning_rate"),
+        patience=option("patience"), folds=args.folds, seed=option("seed"), sampler=args.sampler,
         keep_fraction=args.keep_fraction,
         residue_encoders=tuple(e.strip() for e in args.residue_encoders.split(",") if e.strip()),
         pstaap_cross_fit=not args.no_pstaap_cross_fit, label_weighting=args.label_weighting,
         tune_thresholds=not args.no_threshold_tuning, conv_filters=args.conv_filters,
         hidden_dim=args.hidden_dim, num_heads=args.num_heads, gru_units=args.gru_units,
-        intermediate_dim=args.intermediate_dim, dropout=given("dropout"),
+        intermediate_dim=args.intermediate_dim, dropout=option("dropout"),
         mixed_precision=args.mixed_precision, max_windows=args.max_windows,
         saliency_windows=args.saliency_windows)
 
@@ -120,6 +138,8 @@ def main(argv=None, script="main.py"):
     """Runs a task; ``script="train.py"`` trains only (CV + final model)."""
     args = build_parser(script).parse_args(argv)
     output = args.output or os.path.join("runs", args.task)
+    if args.task in EXTERNAL_TASKS:
+        return importlib.import_module(EXTERNAL_TASKS[args.task]).cli_main(args, output, script)
     if args.task == "motif":
         return _motif_main(args, output, script)
     from deepbio.tasks import ptm
@@ -160,15 +180,15 @@ def _int_tuple(text, name):
 def motif_config(args):
     from deepbio.tasks.motif import MotifConfig
 
-    given = functools.partial(_given, args, MotifConfig())
+    option = functools.partial(given, args, MotifConfig())
 
     return MotifConfig(
         motif_length=args.motif_length, min_motif_count=args.min_motif_count, top_r=args.top_r,
         min_top_r_num=args.min_top_r_num, output_index=args.output_index, engine=args.engine,
         scoring_batch_size=args.scoring_batch_size, jaspar_top=args.jaspar_top,
-        max_sequences=args.max_sequences, epochs=given("epochs"), batch_size=given("batch_size"),
-        learning_rate=given("learning_rate"), patience=given("patience"), seed=args.seed,
-        dropout=given("dropout"), filters=_int_tuple(args.cnn_filters, "cnn-filters"),
+        max_sequences=args.max_sequences, epochs=option("epochs"), batch_size=option("batch_size"),
+        learning_rate=option("learning_rate"), patience=option("patience"), seed=option("seed"),
+        dropout=option("dropout"), filters=_int_tuple(args.cnn_filters, "cnn-filters"),
         kernel_sizes=_int_tuple(args.cnn_kernels, "cnn-kernels"),
         pool_sizes=_int_tuple(args.cnn_pools, "cnn-pools"),
         dense_units=_int_tuple(args.dense_units, "dense-units"))

@@ -25,6 +25,12 @@ def _shared_arguments(parser):
     group.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
     group.add_argument("--dropout", type=float, default=None)
     group.add_argument("--seed", type=int, default=None, help="default 0")
+    group.add_argument("--folds", type=int, default=None, help="cross-validation folds; 0 skips CV")
+    group.add_argument("--hidden-dim", type=int, default=None, help="model width")
+    group.add_argument("--num-heads", type=int, default=None, help="attention heads")
+    group.add_argument("--num-layers", type=int, default=None, help="transformer layers")
+    group.add_argument("--intermediate-dim", type=int, default=None,
+                       help="feed-forward width")
     group.add_argument("--model", metavar="MODEL.keras",
                        help="a trained model (ptm, rnamod: the run's model.keras; motif: any "
                             ".keras/.h5 on one-hot DNA)")
@@ -38,7 +44,6 @@ def _ptm_arguments(parser):
 
     defaults = PTMConfig()
     group = parser.add_argument_group("ptm")
-    group.add_argument("--folds", type=int, default=defaults.folds, help="CV folds; 0 skips CV")
     group.add_argument("--sampler", default=defaults.sampler,
                        choices=["adaptive", "cluster_centroids", "random", "nearmiss", "none"])
     group.add_argument("--keep-fraction", type=float, default=defaults.keep_fraction,
@@ -49,7 +54,7 @@ def _ptm_arguments(parser):
                        help="training rows get in-sample PSTAAP values")
     group.add_argument("--label-weighting", action="store_true")
     group.add_argument("--no-threshold-tuning", action="store_true")
-    for name in ("conv_filters", "hidden_dim", "num_heads", "gru_units", "intermediate_dim"):
+    for name in ("conv_filters", "gru_units"):
         group.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     group.add_argument("--max-windows", type=int, default=None,
                        help="use a stratified subset of the training split")
@@ -123,13 +128,13 @@ def ptm_config(args):
 
     return PTMConfig(
         epochs=option("epochs"), batch_size=option("batch_size"), learning_rate=option("learning_rate"),
-        patience=option("patience"), folds=args.folds, seed=option("seed"), sampler=args.sampler,
+        patience=option("patience"), folds=option("folds"), seed=option("seed"), sampler=args.sampler,
         keep_fraction=args.keep_fraction,
         residue_encoders=tuple(e.strip() for e in args.residue_encoders.split(",") if e.strip()),
         pstaap_cross_fit=not args.no_pstaap_cross_fit, label_weighting=args.label_weighting,
         tune_thresholds=not args.no_threshold_tuning, conv_filters=args.conv_filters,
-        hidden_dim=args.hidden_dim, num_heads=args.num_heads, gru_units=args.gru_units,
-        intermediate_dim=args.intermediate_dim, dropout=option("dropout"),
+        hidden_dim=option("hidden_dim"), num_heads=option("num_heads"), gru_units=args.gru_units,
+        intermediate_dim=option("intermediate_dim"), dropout=option("dropout"),
         mixed_precision=args.mixed_precision, max_windows=args.max_windows,
         saliency_windows=args.saliency_windows)
 

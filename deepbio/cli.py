@@ -11,7 +11,8 @@ import sys
 
 # Tasks whose module provides ``add_arguments(parser)`` (task-specific flags
 # only) and ``cli_main(args, output, script) -> int``. ptm and motif live here.
-EXTERNAL_TASKS = {}
+EXTERNAL_TASKS = {"pretrain": "deepbio.tasks.binding", "binding": "deepbio.tasks.binding",
+                  "rnamod": "deepbio.tasks.rnamod"}
 
 
 def _shared_arguments(parser):

@@ -105,3 +105,35 @@ def per_label_metrics(y_true, scores, label_names, thresholds=0.5):
         m = binary_metrics(y_true[:, j], scores[:, j], thresholds[j])
         out[name] = {key: m[key] for key in ("auroc", "auprc", "mcc")}
     return out
+
+
+def regression_metrics(y_true, y_pred):
+    """Pearson r, Spearman ρ, MAE and RMSE of a regression (e.g. ΔG in kcal/mol).
+
+    Args:
+        y_true: float array (n,), measured values.
+        y_pred: float array (n,), predictions (same units).
+
+    Returns:
+        dict with float ``pearson_r``, ``spearman_rho`` (None when either
+        side is constant or n < 2), ``mae``, ``rmse`` (units of the inputs)
+        and int ``n``.
+
+    Raises:
+        ValueError: the arrays differ in length or are empty.
+    """
+    from scipy import stats
+
+    y_true = np.asarray(y_true, np.float64).ravel()
+    y_pred = np.asarray(y_pred, np.float64).ravel()
+    if y_true.shape != y_pred.shape or not y_true.size:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be non-empty and "
+                         "equally long")
+    varied = y_true.size > 1 and np.ptp(y_true) > 0 and np.ptp(y_pred) > 0
+    return {
+        "pearson_r": float(stats.pearsonr(y_true, y_pred)[0]) if varied else None,
+        "spearman_rho": float(stats.spearmanr(y_true, y_pred)[0]) if varied else None,
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "n": int(y_true.size),
+    }

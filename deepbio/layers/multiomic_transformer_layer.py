@@ -1,0 +1,125 @@
+"""Pre-norm transformer encoder block: RoPE self-attention and a SwiGLU MLP."""
+
+import keras
+from keras import ops
+
+from deepbio.layers.multiomic_attention import MultiomicAttention
+
+
+@keras.saving.register_keras_serializable(package="deepbio")
+class MultiomicTransformerLayer(keras.layers.Layer):
+    """``x + Attn(LN(x))`` then ``x + MLP(LN(x))``, OmniBioTE's ``Block``.
+
+    The MLP is SwiGLU (``down(up(x) · silu(gate(x)))``, bias-free), as in
+    OmniBioTE (``4 · n_embd`` projection split in two halves, i.e.
+    ``intermediate_dim = 2 · hidden_dim``).
+
+    Besides the ordinary call, `forward` lets a caller attend the block's
+    queries to extra keys / values computed elsewhere (a shared prefix), which
+    `deepbio.models.MultiomicBackbone` uses to compute a protein once for all
+    of its nucleic-acid partners.
+
+    Args:
+        num_heads: int. Attention heads.
+        intermediate_dim: int. SwiGLU hidden width.
+        dropout: float. Dropout on attention probabilities and both residual
+            branches.
+        attention_scale: ``"mup"``, ``"standard"`` or a float (see
+            `MultiomicAttention`).
+        layer_norm_epsilon: float.
+        max_wavelength: float. RoPE base.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: float tensor (batch, length, hidden_dim).
+        attention_mask: optional bool (batch, length or 1, length).
+        positions: optional (batch, length) token positions for RoPE.
+        return_attention_scores: bool. Also return (batch, heads, length,
+            length) attention probabilities.
+        training: bool.
+
+    Returns:
+        float tensor (batch, length, hidden_dim) (and the scores when asked).
+
+    References:
+        OmniBioTE ``src/model.py`` (github.com/nyuolab/OmniBioTE); Shazeer
+        2020, "GLU variants improve transformer", arXiv:2002.05202.
+    """
+
+    def __init__(self, num_heads, intermediate_dim, dropout=0.0, attention_scale="mup",
+                 layer_norm_epsilon=1e-5, max_wavelength=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_scale = attention_scale
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.max_wavelength = max_wavelength
+        policy = self.dtype_policy
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
+                                                              dtype=policy, name="attention_norm")
+        self.attention = MultiomicAttention(num_heads, attention_scale=attention_scale,
+                                            dropout=dropout, max_wavelength=max_wavelength,
+                                            dtype=policy, name="attention")
+        self.mlp_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, dtype=policy,
+                                                        name="mlp_norm")
+        self.residual_dropout = keras.layers.Dropout(dropout, dtype=policy, name="residual_dropout")
+
+    def build(self, input_shape):
+        hidden = input_shape[-1]
+        self.attention_norm.build(input_shape)
+        self.attention.build(input_shape)
+        self.mlp_norm.build(input_shape)
+        std = hidden ** -0.5
+        self.gate_up_kernel = self.add_weight(
+            name="gate_up_kernel", shape=(hidden, 2 * self.intermediate_dim),
+            initializer=keras.initializers.RandomNormal(stddev=std))
+        self.down_kernel = self.add_weight(
+            name="down_kernel", shape=(self.intermediate_dim, hidden),
+            initializer=keras.initializers.RandomNormal(stddev=std / 2 ** 0.5))
+        self.built = True
+
+    def forward(self, inputs, attention_mask=None, positions=None, prefix=None, training=None):
+        """The block, optionally attending to a prefix as well.
+
+        Args:
+            inputs: (batch, length, hidden_dim).
+            attention_mask: bool (batch, length or 1, key_length), where
+                ``key_length = prefix_length + length`` when ``prefix`` is
+                given (prefix keys first).
+            positions: (batch, length) RoPE positions of ``inputs``.
+            prefix: optional ``(keys, values)``, each (batch, prefix_length,
+                heads, head_dim), already rotated (from `forward` on the
+                prefix tokens).
+            training: bool.
+
+        Returns:
+            ``(outputs, (keys, values), probabilities)``: the block output,
+            this block's own rotated keys and values of ``inputs``, and the
+            attention probabilities (batch, heads, length, key_length).
+        """
+        normed = self.attention_norm(inputs)
+        q, k, v = self.attention.project(normed, positions)
+        keys, values = (k, v) if prefix is None else (ops.concatenate([prefix[0], k], axis=1),
+                                                      ops.concatenate([prefix[1], v], axis=1))
+        attended, probabilities = self.attention.attend(q, keys, values, attention_mask, training)
+        x = inputs + self.residual_dropout(attended, training=training)
+        gate, up = ops.split(ops.matmul(self.mlp_norm(x), self.gate_up_kernel), 2, axis=-1)
+        mlp = ops.matmul(up * ops.silu(gate), self.down_kernel)
+        return x + self.residual_dropout(mlp, training=training), (k, v), probabilities
+
+    def call(self, inputs, attention_mask=None, positions=None, return_attention_scores=False,
+             training=None):
+        outputs, _, scores = self.forward(inputs, attention_mask, positions, training=training)
+        return (outputs, scores) if return_attention_scores else outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout, "attention_scale": self.attention_scale,
+            "layer_norm_epsilon": self.layer_norm_epsilon, "max_wavelength": self.max_wavelength})
+        return config

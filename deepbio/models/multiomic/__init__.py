@@ -1,0 +1,6 @@
+"""OmniBioTE-style multi-omic transformer: tokenizer, backbone, masked LM, ΔG regressor."""
+
+from deepbio.models.multiomic.binding_affinity_regressor import BindingAffinityRegressor
+from deepbio.models.multiomic.multiomic_backbone import BACKBONE_PRESETS, MultiomicBackbone
+from deepbio.models.multiomic.multiomic_masked_lm import MultiomicMaskedLM, mask_tokens
+from deepbio.models.multiomic.multiomic_tokenizer import MultiomicTokenizer, train_sentencepiece

@@ -12,6 +12,8 @@ Public API:
     * :func:`blosum62` / :class:`BLOSUM62Encoder` -- ``(n, L, 20)`` BLOSUM62 rows.
     * :class:`PSTAAP` -- ``(n, 46)`` position-specific tripeptide propensity,
       ``fit`` on training labels only.
+    * :class:`KmerComposition` / :func:`kmer_composition` -- ``(n, |alphabet|^k)``
+      k-mer frequencies (the ridge baseline of the binding task).
     * Keras 3 layers: :class:`OneHotEncoding`, :class:`PhysicochemicalEmbedding`,
       :class:`PSTAAPEncoding`, registered as ``deepbio>...`` on import of this
       package, so ``keras.models.load_model`` finds them.
@@ -27,6 +29,7 @@ from .alphabets import (
     resolve_alphabet,
 )
 from .blosum import BLOSUM62Encoder, blosum62, blosum62_matrix
+from .kmer import KmerComposition, kmer_composition, kmer_names
 from .one_hot import one_hot
 from .physicochemical import (
     DEFAULT_SCALES,
@@ -59,6 +62,9 @@ __all__ = [
     "blosum62_matrix",
     "BLOSUM62Encoder",
     "PSTAAP",
+    "KmerComposition",
+    "kmer_composition",
+    "kmer_names",
     "tripeptide_indices",
     "OneHotEncoding",
     "PhysicochemicalEmbedding",

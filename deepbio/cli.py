@@ -32,6 +32,11 @@ def _shared_arguments(parser):
     group.add_argument("--num-layers", type=int, default=None, help="transformer layers")
     group.add_argument("--intermediate-dim", type=int, default=None,
                        help="feed-forward width")
+    group.add_argument("--profile", choices=["cpu", "gpu"], default="cpu",
+                       help="rnamod, binding: 'cpu' sizes that fit a 2-core CPU (default) or 'gpu' "
+                            "the upstream / paper settings")
+    group.add_argument("--saliency-windows", type=int, default=None,
+                       help="windows per saliency map (ptm: 512; rnamod: 64 per modification)")
     group.add_argument("--model", metavar="MODEL.keras",
                        help="a trained model (ptm, rnamod: the run's model.keras; motif: any "
                             ".keras/.h5 on one-hot DNA)")
@@ -59,7 +64,6 @@ def _ptm_arguments(parser):
         group.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     group.add_argument("--max-windows", type=int, default=None,
                        help="use a stratified subset of the training split")
-    group.add_argument("--saliency-windows", type=int, default=defaults.saliency_windows)
     group.add_argument("--saliency", metavar="WINDOWS.fasta",
                        help="saliency maps for these 49-residue windows with --model")
 
@@ -137,7 +141,7 @@ def ptm_config(args):
         hidden_dim=option("hidden_dim"), num_heads=option("num_heads"), gru_units=args.gru_units,
         intermediate_dim=option("intermediate_dim"), dropout=option("dropout"),
         mixed_precision=args.mixed_precision, max_windows=args.max_windows,
-        saliency_windows=args.saliency_windows)
+        saliency_windows=option("saliency_windows"))
 
 
 def main(argv=None, script="main.py"):

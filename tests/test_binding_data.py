@@ -114,7 +114,7 @@ def test_cli_defaults_and_shared_flags():
     assert (config.epochs, config.folds, config.seed, config.hidden_dim) == (3, 5, 7, 64)
     assert not config.isolate_protein and not config.pretraining.isolate_protein
     assert (config.pretraining.epochs, config.pretraining.seed) == (1, 7)
-    paper = binding.binding_config(parse("--task", "binding", "--profile", "paper"))
+    paper = binding.binding_config(parse("--task", "binding", "--profile", "gpu"))
     assert (paper.preset, paper.epochs, paper.batch_size, paper.isolate_protein) == ("xl", 32, 256, False)
     assert dataclasses.replace(paper, seed=0) == binding.paper_profile()
     pre = binding.pretrain_config(parse("--task", "pretrain", "--epochs", "4", "--corpus", "a.fa,b.fa"))

@@ -19,7 +19,7 @@ def rnamod_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("rnamod")
     result = _run([str(ROOT / "main.py"), "--task", "rnamod", "--epochs", "1", "--modifications",
                    "Am,m5U", "--max-windows-per-split", "80", "--sequence-length", "101",
-                   "--ism-windows", "2", "--rnamod-saliency-windows", "4", "--output", str(out),
+                   "--ism-windows", "2", "--saliency-windows", "4", "--output", str(out),
                    "--data-dir", str(data_dir), "--verbose", "2"], cwd=out)
     return out, result
 

@@ -125,7 +125,7 @@ def test_cli_defaults_are_the_cpu_preset_and_flags_override():
 
     parse = lambda *argv: cli.build_parser("main.py").parse_args(["--task", "rnamod", *argv])  # noqa: E731
     assert config_from_args(parse()) == RNAModConfig() == RNAModConfig.for_preset("cpu")
-    gpu = config_from_args(parse("--rnamod-preset", "gpu", "--epochs", "3", "--modifications", "Am,Psi"))
+    gpu = config_from_args(parse("--profile", "gpu", "--epochs", "3", "--modifications", "Am,Psi"))
     assert (gpu.sequence_length, gpu.num_layers, gpu.patience, gpu.epochs) == (501, 6, 30, 3)
     assert gpu.modifications == ("Am", "Psi")
     with pytest.raises(ValueError, match="unknown RNA modification"):

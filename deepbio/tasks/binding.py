@@ -15,7 +15,7 @@ Per-protein work is shared: in the CPU profile the backbone isolates the
 protein segment (its tokens attend only to the protein), so a protein's
 keys and values at every layer are computed once per batch for all of its
 nucleic-acid partners (`MultiomicBackbone.encode_shared_prefix`, exact), and
-batches are packed protein by protein. The ``paper`` profile keeps
+batches are packed protein by protein. The ``gpu`` profile (``paper_profile``) keeps
 OmniBioTE's full attention and trains on plain padded batches.
 """
 
@@ -169,7 +169,7 @@ def paper_profile():
                                    crop_length=1022, max_per_source=None))
 
 
-PROFILES = {"cpu": BindingConfig, "paper": paper_profile}
+PROFILES = {"cpu": BindingConfig, "gpu": paper_profile}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1094,10 +1094,9 @@ def add_arguments(parser):
     defaults, pre = BindingConfig(), PretrainConfig()
     group = parser.add_argument_group(
         "pretrain / binding", "multi-omic transformer (OmniBioTE): masked-LM pre-training and "
-                              "ProNAB ΔG (also uses the shared training and size flags)")
-    group.add_argument("--profile", choices=sorted(PROFILES), default="cpu",
-                       help="cpu: tiny backbone, shared-protein fast path (default); paper: "
-                            "OmniBioTE's XL sizes and schedule, for a GPU")
+                              "ProNAB ΔG (also uses the shared training and size flags; --profile "
+                              "cpu: tiny backbone, shared-protein fast path; gpu: OmniBioTE's XL "
+                              "sizes and schedule)")
     group.add_argument("--preset", choices=sorted(BACKBONE_PRESETS), default=None,
                        help="backbone size (width = 128 × depth); default: the profile's")
     group.add_argument("--attention-scale", choices=["mup", "standard"], default=None,

@@ -654,10 +654,6 @@ def add_arguments(parser):
                   "and --predict)")
     group.add_argument("--modifications", default="all",
                        help="comma-separated names (Am,Cm,Gm,Um,m5C,m5U,m6Am,Psi) or 'all'")
-    group.add_argument("--rnamod-preset", default=defaults.preset, choices=sorted(PRESETS),
-                       help="cpu: 101 nt, 2 transformer layers, ≤10 epochs, w_ce 1.0 (fits 2 cores in "
-                            "an hour); gpu: upstream's 501 nt, 6 layers, 300 epochs, patience 30, "
-                            "w_ce 0.0582")
     group.add_argument("--sequence-length", type=int, default=None,
                        help="centre crop in nt, odd, 51..1001 (default: the preset's)")
     group.add_argument("--no-multitask", action="store_true", help="skip the multi-task model")
@@ -666,14 +662,13 @@ def add_arguments(parser):
     group.add_argument("--max-windows-per-split", type=int, default=None,
                        help="at most N windows per split and modification (quick runs)")
     group.add_argument("--ism-windows", type=int, default=defaults.ism_windows)
-    group.add_argument("--rnamod-saliency-windows", type=int, default=defaults.saliency_windows)
 
 
 def config_from_args(args):
     """`RNAModConfig` from parsed CLI arguments (None-valued shared flags → preset defaults)."""
     from deepbio.cli import given
 
-    base = RNAModConfig.for_preset(args.rnamod_preset)
+    base = RNAModConfig.for_preset(args.profile)
     mods = () if args.modifications.strip().lower() == "all" else tuple(
         m.strip() for m in args.modifications.split(",") if m.strip())
     for m in mods:
@@ -687,7 +682,7 @@ def config_from_args(args):
         sequence_length=args.sequence_length or base.sequence_length,
         multitask=not args.no_multitask, per_modification=not args.no_per_modification,
         max_windows=args.max_windows_per_split, ism_windows=args.ism_windows,
-        saliency_windows=args.rnamod_saliency_windows, mixed_precision=args.mixed_precision)
+        saliency_windows=option("saliency_windows"), mixed_precision=args.mixed_precision)
 
 
 def cli_main(args, output, script):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepbio.utils import atomic_path, write_csv
+from deepbio.utils import save_figure, write_csv
 
 
 def _check(X, start, end):
@@ -156,11 +156,7 @@ def plot_ism(attributions, X, out_dir, name, positions=None, flank=20):
     ax.set(xlabel="position relative to the site", ylabel="mean |Δp| (sum over bases)",
            title=f"{name}: ISM importance (n={len(attributions)} top-scoring positive windows)")
     fig.tight_layout()
-    for suffix in ("svg", "png"):
-        with atomic_path(out_dir / f"{name}_importance.{suffix}") as tmp:
-            fig.savefig(tmp, dpi=150)
-        written.append(out_dir / f"{name}_importance.{suffix}")
-    plt.close(fig)
+    written += save_figure(fig, out_dir / f"{name}_importance")
     write_csv(pd.DataFrame({"position": positions, "importance": importance}),
               out_dir / f"{name}_importance.csv")
     written.append(out_dir / f"{name}_importance.csv")
@@ -174,9 +170,5 @@ def plot_ism(attributions, X, out_dir, name, positions=None, flank=20):
     ax.set(xlabel="position relative to the site", ylabel="Δp when mutated",
            title=f"{name}: ISM logo (reference bases)")
     fig.tight_layout()
-    for suffix in ("svg", "png"):
-        with atomic_path(out_dir / f"{name}_logo.{suffix}") as tmp:
-            fig.savefig(tmp, dpi=150)
-        written.append(out_dir / f"{name}_logo.{suffix}")
-    plt.close(fig)
+    written += save_figure(fig, out_dir / f"{name}_logo")
     return written

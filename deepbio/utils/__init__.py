@@ -1,3 +1,3 @@
 """Small shared utilities."""
 
-from deepbio.utils.io import atomic_path, write_csv, write_json
+from deepbio.utils.io import atomic_path, save_figure, write_csv, write_json

@@ -45,3 +45,27 @@ def write_csv(frame, path):
     """Writes a pandas DataFrame as CSV without its index, atomically."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def save_figure(fig, stem, formats=("svg", "png"), dpi=150):
+    """Saves a matplotlib figure once per format, atomically, and closes it.
+
+    Args:
+        fig: `matplotlib.figure.Figure`.
+        stem: str or path-like, the path without suffix (``out/Am_logo``).
+        formats: iterable of str, file suffixes matplotlib understands.
+        dpi: int, resolution of raster formats.
+
+    Returns:
+        list of `pathlib.Path`, the files written.
+    """
+    import matplotlib.pyplot as plt
+
+    written = []
+    for suffix in formats:
+        path = Path(f"{stem}.{suffix}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+        written.append(path)
+    plt.close(fig)
+    return written

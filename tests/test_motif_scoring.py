@@ -143,6 +143,18 @@ def _skip_connection():
     return keras.Model(inputs, keras.layers.Dense(1)(x))
 
 
+def _strided_and_causal():
+    # A causal convolution hands its window to a strided one (flanks from below); the pool
+    # after the strided convolution takes its flanks from the cached reference instead.
+    inputs = keras.Input((L, 4))
+    x = keras.layers.Conv1D(6, 5, padding="causal", activation="relu")(inputs)
+    x = keras.layers.Conv1D(5, 4, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.MaxPooling1D(2)(x)
+    x = keras.layers.Conv1D(4, 3, padding="same")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(1)(x))
+
+
 def _channels_first_sequential():
     return keras.Sequential([keras.Input((4, L)), keras.layers.Permute((2, 1)),
                              keras.layers.Conv1D(4, 5, activation="relu"),
@@ -151,7 +163,7 @@ def _channels_first_sequential():
 
 @pytest.mark.parametrize("build,stem", [
     (_conv_pool_dense, 6), (_global_pooling_head, 3), (_skip_connection, 1),
-    (_channels_first_sequential, 0)])
+    (_strided_and_causal, 4), (_channels_first_sequential, 0)])
 def test_fast_engine_equals_naive(build, stem):
     keras.utils.set_random_seed(1)
     model = _randomise(build())
@@ -168,6 +180,33 @@ def test_fast_engine_equals_naive(build, stem):
     assert fast.forward_rows["af"] < naive.forward_rows["af"] == len(occ)  # AF deduplicated
     again = MotifScorer(model, batch_size=4096).score(x, occ)
     np.testing.assert_allclose(again.scs, fast.scs, rtol=1e-4, atol=1e-5)  # batch-size free
+
+
+def test_fast_af_shares_the_stem_on_the_zero_background():
+    # Few distinct 4-mers, each seen many times along 240-bp sequences: the AF pairs of one
+    # k-mer share their rows wherever the windows read constant zero-background values, and
+    # the second convolution's change (its costliest stage) runs far fewer times than there
+    # are (k-mer, position) pairs. Scores still equal the naive engine's, and do not depend
+    # on the batch size (several chunks of whole k-mers, padded batches).
+    keras.utils.set_random_seed(4)
+    model = _randomise(basset_cnn(sequence_length=240, filters=(8, 6), kernel_sizes=(9, 5),
+                                  pool_sizes=(3, 4), dense_units=(16,)))
+    rng = np.random.default_rng(7)
+    seqs = ["".join(rng.choice(list("ACGT"), 240, p=[0.4, 0.1, 0.1, 0.4])) for _ in range(8)]
+    x = fea.one_hot(seqs, alphabet="dna")
+    occ = locate_kmers(seqs, 4, 20)
+    naive = NaiveMotifScorer(model).score(x, occ)
+    fast = MotifScorer(model, batch_size=4096).score(x, occ)
+    np.testing.assert_allclose(fast.af, naive.af, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fast.scs, naive.scs, rtol=1e-4, atol=1e-5)
+    stages = fast.forward_rows["af_stages"]  # conv1 change/combine, pool1, conv2 change/...
+    pairs = fast.forward_rows["af"]
+    assert len(stages) == 6 and stages[0] == len(occ.kmers)  # conv1's change: one per k-mer
+    assert stages[3] < 0.25 * pairs  # conv2's change: about one per (k-mer, phase mod 3)
+    assert all(a <= b for a, b in zip(stages, stages[1:] + [pairs]))
+    small = MotifScorer(model, batch_size=64).score(x, occ)
+    np.testing.assert_allclose(small.af, fast.af, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(small.scs, fast.scs, rtol=1e-5, atol=1e-6)
 
 
 def test_outputs_are_linearised_and_selectable():

@@ -23,14 +23,17 @@ Two engines compute the per-occurrence scores and agree to float round-off:
 
 * :class:`NaiveMotifScorer`, the reference: follows upstream literally, one
   full perturbed sequence per row through ``model.predict``, no reuse;
-* :class:`MotifScorer`, the fast engine: one compiled function; AF
-  perturbations deduplicated by (k-mer, position); and, as fastISM (Nair et
-  al. 2022, "fastISM: performant in silico saturation mutagenesis for
-  convolutional neural networks", Bioinformatics 38:2397) exploits, the
+* :class:`MotifScorer`, the fast engine: XLA-compiled batches; as fastISM
+  (Nair et al. 2022, "fastISM: performant in silico saturation mutagenesis
+  for convolutional neural networks", Bioinformatics 38:2397) exploits, the
   convolutional stem of the model is recomputed only on the window of each
-  layer that a perturbation changes, spliced into the cached activations of
-  the unperturbed sequence; memory is bounded by processing the sequences in
-  blocks.
+  layer that a perturbation changes (a convolution by adding the
+  convolution of its input's change to its cached output), spliced into the
+  cached activations of the unperturbed sequence; AF perturbations
+  deduplicated by (k-mer, position), and their stem computed once per
+  (k-mer, phase against the strides) wherever it reads only the constant
+  all-zero background (translation equivariance); memory bounded by
+  processing sequences and k-mers in blocks.
 
 Deviations from upstream, on purpose (each one is a bug there):
 
@@ -312,7 +315,9 @@ class PerturbationScores:
         scs: float64 (n_occ,). Sequence-context synergy of each occurrence.
         af: float64 (n_occ,). Autonomous functionality of each occurrence.
         seconds: dict, ``scs`` and ``af`` wall-clock seconds.
-        forward_rows: dict, perturbed rows evaluated for ``scs`` and ``af``.
+        forward_rows: dict, perturbed rows evaluated for ``scs`` and ``af``
+            (``MotifScorer`` adds ``af_stages``: the rows computed at each
+            stage of the convolutional stem for AF).
     """
 
     scs: np.ndarray
@@ -416,18 +421,33 @@ _POINTWISE = (keras.layers.Activation, keras.layers.BatchNormalization, keras.la
 
 @dataclasses.dataclass
 class _Level:
-    """One layer of the convolutional stem, with its static window sizes."""
+    """One layer of the convolutional stem, with its static window sizes.
+
+    A perturbation whose changed positions of the layer's input start at
+    ``s`` (``width_in`` of them) changes at most ``width_out`` outputs, from
+    ``j_lo = floor((s + left_pad - kernel) / stride) + 1``; they read the
+    ``window`` inputs from ``j_lo * stride - left_pad``. The values handed
+    from layer to layer cover the changed positions and, where the next
+    conv/pool layer needs them, its flanks: the layer's input values start
+    ``in_left`` positions before ``s``; its output values start ``out_left``
+    positions before ``j_lo`` and are ``out_width`` wide.
+    """
 
     layer: object
-    kind: str            # "window" (conv / pool) or "pointwise"
-    length_in: int = 0   # positions of the layer's input
-    kernel: int = 1      # effective kernel (dilated) or pool size
+    kind: str                # "window" (conv / pool) or "pointwise"
+    length_in: int = 0       # positions of the layer's input
+    length_out: int = 0      # ... and of its output
+    kernel: int = 1          # effective kernel (dilated) or pool size
     stride: int = 1
     left_pad: int = 0
-    width_in: int = 0    # changed positions entering the layer
-    width_out: int = 0   # changed positions leaving it
-    window: int = 0      # input positions read (changed + flanks)
-    margin: int = 0      # zero padding of the cached reference input
+    width_in: int = 0        # changed positions entering the layer
+    width_out: int = 0       # changed positions leaving it
+    window: int = 0          # input positions read by the changed outputs
+    linear: bool = False     # stride-1 Conv1D: updated by convolving the input change
+    block: int = 1           # ... in products of this many changed positions
+    in_left: int = 0
+    out_left: int = 0
+    out_width: int = 0
 
 
 def _window_geometry(layer, length_in):
@@ -469,6 +489,10 @@ def _is_linear_conv(layer):
     return isinstance(layer, keras.layers.Conv1D) and layer.strides[0] == 1
 
 
+def _is_linear_activation(layer):
+    return getattr(layer, "activation", None) in (None, keras.activations.linear)
+
+
 def _window_call(layer, x):
     """Applies a conv/pool layer to a window with 'valid' padding."""
     if isinstance(layer, keras.layers.Conv1D):
@@ -479,6 +503,28 @@ def _window_call(layer, x):
         return layer.activation(y) if layer.activation is not None else y
     pool = ops.max_pool if isinstance(layer, keras.layers.MaxPooling1D) else ops.average_pool
     return pool(x, layer.pool_size[0], layer.strides[0], padding="valid")
+
+
+def _set_extents(levels):
+    """Static widths of the values passed between the stem's conv/pool layers.
+
+    A stride-1 convolution followed by a pool or strided convolution hands up
+    the whole window that layer reads (changed positions and flanks, for
+    every phase of the perturbation against the stride), so that the flanks
+    are its cached pre-activation plus nothing, and the next layer needs
+    neither a gather of cached flanks nor a merge.
+    """
+    windows = [level for level in levels if level.kind == "window"]
+    for level in windows:
+        level.out_width = level.width_out
+        if level.linear:
+            level.block = min(level.width_in, -(-128 // level.layer.kernel.shape[1]))
+    for below, above in zip(windows, windows[1:]):
+        if below.linear and not above.linear:
+            below.out_left = above.kernel - 1
+            below.out_width = above.window + above.stride - 1
+            above.in_left = above.kernel - 1
+    return levels
 
 
 def _trace_stem(model, k):
@@ -509,15 +555,17 @@ def _trace_stem(model, k):
         geometry = _window_geometry(layer, length)
         if geometry is not None:
             kernel, stride, left_pad, length_out = geometry
+            linear = _is_linear_conv(layer)
             width_out = (width + kernel + stride - 2) // stride
-            if width_out >= length_out or length_out < 1:
+            if width_out >= length_out or length_out < 1 or (not linear and kernel < stride):
                 break
             window = (width_out - 1) * stride + kernel
-            chain.append(_Level(layer, "window", length, kernel, stride, left_pad, width, width_out,
-                                window, margin=window + 2 * kernel + 2 * stride))
+            chain.append(_Level(layer, "window", length, length_out, kernel, stride, left_pad,
+                                width, width_out, window, linear))
             length, width = length_out, width_out
         elif _is_pointwise(layer):
-            chain.append(_Level(layer, "pointwise", length, width_in=width, width_out=width))
+            chain.append(_Level(layer, "pointwise", length, length, width_in=width,
+                                width_out=width))
         else:
             break
         tensor = layer.output
@@ -530,43 +578,317 @@ def _trace_stem(model, k):
             keras.Model(top, model.outputs)
         except Exception:  # noqa: BLE001 - Keras raises ValueError/KeyError for disconnected graphs
             continue
-        return chain[:depth], top
+        return _set_extents(chain[:depth]), top
     return [], None
+
+
+@dataclasses.dataclass
+class _Stage:
+    """One step of the stem's update for a perturbation.
+
+    ``kind``: ``"change"`` (the change of a stride-1 convolution's
+    pre-activation output, from the change of its input), ``"combine"``
+    (that change added to the cached pre-activation, then the activation) or
+    ``"window"`` (a pool or strided convolution recomputed on its window).
+    ``before``: point-wise layers applied to the stage's input (only before
+    the stem's first conv/pool layer); ``after``: to its output.
+    """
+
+    kind: str
+    level: _Level
+    before: list = dataclasses.field(default_factory=list)
+    after: list = dataclasses.field(default_factory=list)
+
+
+def _stages(levels):
+    stages, pending = [], []
+    for level in levels:
+        if level.kind == "window":
+            if level.linear:
+                stages += [_Stage("change", level, pending), _Stage("combine", level)]
+            else:
+                stages.append(_Stage("window", level, pending))
+            pending = []
+        elif stages:
+            stages[-1].after.append(level)
+        else:
+            pending.append(level)
+    return stages
+
+
+# ---- traced building blocks (shapes: B perturbations, positions, channels)
+
+def _iota(n):
+    return ops.arange(n, dtype="int32")[None, :]
+
+
+def _rows(ref, seq, index):
+    """``ref[seq[b], index[b, w]]`` of a (n, P, C) ``ref``, ``index`` clipped into [0, P)."""
+    length, channels = ref.shape[1], ref.shape[2]
+    flat = seq[:, None] * length + ops.clip(index, 0, length - 1)
+    return ops.take(ops.reshape(ref, (-1, channels)), flat, axis=0)
+
+
+def _shift(v, offset, width, choices):
+    """(B, width, C) with ``out[b, u] = v[b, u - offset[b]]`` (0 outside v).
+
+    ``offset[b]`` is one of the static ``choices`` (the phases of a stride):
+    one static slice per choice and a select, no gather.
+    """
+    if len(choices) > 8:
+        index = _iota(width) - offset[:, None]
+        inside = (index >= 0) & (index < v.shape[1])
+        rows = _rows(v, ops.arange(ops.shape(v)[0], dtype="int32"), index)
+        return ops.where(inside[..., None], rows, 0.0)
+    out = None
+    for c in choices:
+        lo = min(max(c, 0), width)
+        hi = max(min(c + v.shape[1], width), lo)
+        placed = ops.pad(v[:, lo - c:hi - c], ((0, 0), (lo, width - hi), (0, 0)))
+        out = placed if out is None else ops.where((offset == c)[:, None, None], placed, out)
+    return out
+
+
+def _conv_change(level, delta):
+    """Change of a stride-1 convolution's output from a change of its input.
+
+    delta: (B, width_in, C_in), the input change on the changed positions.
+    Returns (B, width_out, C_out): the change of the pre-activation output
+    from ``j_lo``. Convolution is linear, so this is the convolution of the
+    change alone: the changed positions are cut into blocks of
+    ``level.block``, each multiplied by the band (Toeplitz) matrix of the
+    kernel for its reach, and the shifted products summed (blocks of
+    ``block × C_in >= 128`` inputs keep the products efficient without
+    multiplying many zeros: one block for one-hot input, 2 positions of 64
+    channels).
+    """
+    layer = level.layer
+    taps, dilation = layer.kernel_size[0], layer.dilation_rate[0]
+    c_in, c_out = layer.kernel.shape[1], layer.kernel.shape[2]
+    reach = level.kernel - 1
+    change = 0.0
+    for lo in range(0, level.width_in, level.block):
+        width = min(level.block, level.width_in - lo)
+        band = np.zeros((width, width + reach, taps), np.float32)
+        for tap in range(taps):
+            band[np.arange(width), np.arange(width) + reach - dilation * tap, tap] = 1.0
+        matrix = ops.reshape(ops.einsum("iut,tcd->icud", band, layer.kernel),
+                             (width * c_in, (width + reach) * c_out))
+        part = ops.matmul(ops.reshape(delta[:, lo:lo + width], (-1, width * c_in)), matrix)
+        part = ops.reshape(part, (-1, width + reach, c_out))
+        change = change + ops.pad(part, ((0, 0), (lo, level.width_out - width - reach - lo),
+                                         (0, 0)))
+    return change
+
+
+def _first_output(level, s):
+    """j_lo: the first output changed by a change starting at input position s."""
+    return (s + level.left_pad - level.kernel) // level.stride + 1
+
+
+def _stage_position(stage, s):
+    """The position a stage is called with, from the first changed input position s."""
+    return _first_output(stage.level, s) if stage.kind == "combine" else s
+
+
+def _stage_call(stage, ref, seq, pos, v):
+    """New values of one stage for a batch of perturbations.
+
+    Args:
+        stage: `_Stage`.
+        ref: tuple of the stage's cached reference arrays (see
+            `MotifScorer._references`).
+        seq: int32 (B,), the reference sequence of each perturbation.
+        pos: int32 (B,), ``_stage_position``: the first changed input
+            position (change, window) or ``j_lo`` (combine).
+        v: float32 (B, W, C): for change and window the layer's input values
+            from ``pos - level.in_left``; for combine the change from ``j_lo``.
+
+    Returns:
+        float32: change (B, width_out, C'), or output values (B, out_width,
+        C') from ``j_lo - out_left``.
+    """
+    level, layer = stage.level, stage.level.layer
+    for pointwise in stage.before:
+        v = pointwise.layer(v, training=False)
+    if stage.kind == "change":
+        t = pos[:, None] + _iota(level.width_in)
+        in_range = (t >= 0) & (t < level.length_in)
+        return _conv_change(level, ops.where(in_range[..., None], v - _rows(ref[0], seq, t), 0.0))
+    if stage.kind == "combine":
+        t = (pos - level.out_left)[:, None] + _iota(level.out_width)
+        right = level.out_width - level.out_left - level.width_out
+        y = _rows(ref[0], seq, t) + ops.pad(v, ((0, 0), (level.out_left, right), (0, 0)))
+        y = layer.activation(y) if layer.activation is not None else y
+    else:
+        stride, kernel = level.stride, level.kernel
+        j_lo = _first_output(level, pos)
+        phase = pos + level.left_pad - kernel - (j_lo - 1) * stride  # in [0, stride)
+        t = (j_lo * stride - level.left_pad)[:, None] + _iota(level.window)
+        in_range = (t >= 0) & (t < level.length_in)
+        if level.in_left:
+            # The convolution below handed up the window and its flanks: the window
+            # starts stride - 1 - phase positions into v.
+            window = _shift(v, phase - (stride - 1), level.window, range(1 - stride, 1))
+        else:
+            offset = kernel - stride + phase
+            placed = _shift(v, offset, level.window, range(kernel - stride, kernel))
+            u = _iota(level.window)
+            inside = (u >= offset[:, None]) & (u < offset[:, None] + v.shape[1])
+            window = ops.where(inside[..., None], placed, _rows(ref[0], seq, t))
+        window = ops.where(in_range[..., None], window, 0.0)  # the layer's zero padding
+        y = _window_call(layer, window)
+    for pointwise in stage.after:
+        y = pointwise.layer(y, training=False)
+    return y
+
+
+def _splice(top_ref, seq, start, values):
+    """(B, T, C): ``top_ref[seq]`` with ``values`` (B, W, C) over [start, start + W)."""
+    index = _iota(top_ref.shape[1]) - start[:, None]
+    inside = (index >= 0) & (index < values.shape[1])
+    rows = _rows(values, ops.arange(ops.shape(values)[0], dtype="int32"), index)
+    return ops.where(inside[..., None], rows, ops.take(top_ref, seq, axis=0))
+
+
+# ---- AF on the constant all-zero background
+
+def _constant_runs(array):
+    """Prefix counts of the positions of a (1, P, C) reference that differ from its centre."""
+    a = np.asarray(array)[0]
+    same = np.all(a == a[len(a) // 2], axis=-1)
+    return np.concatenate([[0], np.cumsum(~same)])
+
+
+def _all_constant(prefix, lo, width):
+    """[lo, lo + width) lies in range and every reference row there equals the centre one."""
+    length = len(prefix) - 1
+    hi = lo + width
+    inside = (lo >= 0) & (hi <= length)
+    return inside & (prefix[np.clip(hi, 0, length)] - prefix[np.clip(lo, 0, length)] == 0)
+
+
+def _interior_test(stage, ref):
+    """fn(pos) -> bool (n,): the stage reads only constant, in-range reference values.
+
+    On a constant background (AF's all-zero sequence) the new values of such
+    a perturbation depend only on its input values and its phase against the
+    stride, not on where it is, so those perturbations share one computation.
+    """
+    level = stage.level
+    if stage.kind == "change":
+        runs = _constant_runs(ref[0])
+        return lambda pos: _all_constant(runs, pos, level.width_in)
+    if stage.kind == "combine":
+        runs = _constant_runs(ref[0])
+        return lambda pos: _all_constant(runs, pos - level.out_left, level.out_width)
+
+    def start(pos):
+        return _first_output(level, pos) * level.stride - level.left_pad
+
+    if level.in_left:
+        return lambda pos: (start(pos) >= 0) & (start(pos) + level.window <= level.length_in)
+    runs = _constant_runs(ref[0])
+    return lambda pos: _all_constant(runs, start(pos), level.window)
+
+
+@dataclasses.dataclass
+class _SharedRows:
+    """AF's rows at each stage: the (k-mer, position) pairs grouped by what they compute.
+
+    Attributes:
+        first: per stage, bool (n_pairs,): the pair is the first of its row
+            (rows are numbered in order of first pair; pairs sorted by k-mer,
+            so a k-mer's rows are contiguous and belong to it alone).
+        parent: per stage, int64 (n_rows,): the row of the stage below (for
+            the first stage, the k-mer) each row takes its input from.
+        position: per stage, int64 (n_rows,): ``_stage_position`` of the row.
+        head_row: int64 (n_pairs,): the last stage's row of each pair.
+        head_start: int64 (n_pairs,): the position of its values in the top.
+    """
+
+    first: list
+    parent: list
+    position: list
+    head_row: np.ndarray
+    head_start: np.ndarray
+
+
+def _shared_rows(stages, tests, motif_of, pos_of):
+    """Groups AF pairs, stage by stage, by (row below, phase, position unless interior)."""
+    key, s = np.asarray(motif_of, np.int64), np.asarray(pos_of, np.int64)
+    first, parent, position = [], [], []
+    for stage, test in zip(stages, tests):
+        level = stage.level
+        pos = _stage_position(stage, s)
+        if stage.kind == "window":
+            j_lo = _first_output(level, pos)
+            phase = pos + level.left_pad - level.kernel - (j_lo - 1) * level.stride
+        else:
+            j_lo, phase = pos, 0
+        where = np.where(test(pos), pos.min() - 1, pos) - (pos.min() - 1)
+        code = (key * level.stride + phase) * (int(where.max()) + 1) + where
+        ids = pd.factorize(code)[0].astype(np.int64)
+        is_first = np.ones(len(ids), bool)
+        is_first[1:] = ids[1:] > np.maximum.accumulate(ids)[:-1]
+        rows = np.flatnonzero(is_first)
+        first.append(is_first)
+        parent.append(key[rows])
+        position.append(pos[rows])
+        key = ids
+        s = j_lo if stage.kind != "change" else s
+    last_left = stages[-1].level.out_left if stages else 0
+    return _SharedRows(first, parent, position, key, s - last_left)
 
 
 class MotifScorer:
     """Fast engine for DeepASMM's perturbations (same results as the naive one).
 
-    * One compiled function (``tf.function`` with XLA) evaluates batches of
-      perturbations of one fixed shape; it never builds a full perturbed
-      sequence.
-    * AF perturbations are deduplicated by (k-mer, position): each distinct
-      one is evaluated once and its score given to all its occurrences.
-    * Reuse of unchanged computation (fastISM): the longest chain of local
-      layers after the input (``Conv1D`` with any padding/dilation, valid
-      ``MaxPooling1D``/``AveragePooling1D``, and point-wise layers:
-      BatchNormalization, Activation, Dropout, ReLU, ...) is the *stem*. Its
-      activations on the unperturbed sequences are cached; a perturbation of
-      k positions changes only a window of each stem layer, which is computed
-      from the perturbed window of the layer below and the cached flanks, and
-      spliced into the cached top activation (a stride-1 convolution, being
-      linear before its activation, is updated by convolving the input
-      *change* only and adding it to its cached output: half the work of
-      recomputing its window); the rest of the model (the
-      *head*: flatten/dense, global pooling, attention, ...) then runs on it.
-      The out-of-range parts of each window are the layer's zero padding, so
-      the result is exact. A model with no such stem (or not taking (L, 4)
-      input) is evaluated in full, still batched and compiled.
-    * Memory is bounded: SCS processes the sequences in blocks of
-      ``block_bytes`` of cached activations, and perturbations in batches of
-      ``batch_size``, with a progress bar.
+    * Batched, compiled evaluation: fixed-shape batches of perturbations go
+      through functions compiled once with XLA (``tf.function(jit_compile=
+      True)``); no full perturbed sequence is ever built.
+    * Reuse of unchanged computation (fastISM, Nair et al. 2022): the
+      longest chain of local layers after the input (``Conv1D`` with any
+      padding/dilation, valid ``MaxPooling1D``/``AveragePooling1D``, and
+      point-wise layers: BatchNormalization, Activation, Dropout, ReLU, ...)
+      is the *stem*. Its activations on the unperturbed sequences are cached;
+      a perturbation of k positions changes only a window of each stem layer,
+      computed from the window below and spliced into the cached top
+      activation, on which the rest of the model (the *head*: flatten/dense,
+      global pooling, attention, ...) runs. A stride-1 convolution is linear
+      before its activation, so its window is the cached pre-activation plus
+      the convolution of the input *change* (products with the kernel's
+      band matrix, see `_conv_change`); it hands the next pool its whole window,
+      flanks included, so flanks are never gathered and merged; a pool or
+      strided convolution takes its window from that by the perturbation's
+      phase against its stride (static slices and a select, no gather).
+      Out-of-range positions are the layers' zero padding: the result is
+      exact up to float round-off. A model with no such stem (or not taking
+      (L, 4) input) is evaluated in full, still batched and compiled.
+    * SCS: perturbations sorted by (sequence, position), so a batch reads
+      the cached activations of a few sequences; sequences processed in
+      blocks of ``block_bytes`` of cached activations.
+    * AF: perturbations deduplicated by (k-mer, position); and, the all-zero
+      background being constant, translation is exploited: at each stage of
+      the stem, the pairs of one k-mer whose window reads only constant,
+      in-range cached values and that share their phase against the strides
+      below share one row (in the Basset demo the second convolution, the
+      costliest layer, runs about once per (8-mer, position mod 3) and per
+      pair near the sequence ends: 115,510 rows for 690,230 pairs, where the
+      naive engine runs 716,432); a convolution's change is shared whenever
+      its input change is, even where the cached output it is added to is
+      not constant (near the sequence ends). Rows are grouped on the host;
+      one compiled call evaluates all stages and the head for a chunk of
+      whole k-mers, gathering each stage's input rows from the stage below.
+    * Progress bars over perturbations (``verbose=1``).
 
     Args:
         model: `keras.Model` taking one-hot sequences.
         output_index: int, sequence of int or None (all outputs).
-        batch_size: int. Perturbations per compiled call.
+        batch_size: int. Perturbations per compiled call (SCS), (k-mer,
+            position) pairs per compiled call (AF).
         block_bytes: int. Budget for the cached activations of one block of
-            sequences.
+            sequences (SCS).
         reuse: bool. Use the stem reuse (False evaluates full sequences).
         linearize: bool. Linear output activations (upstream).
     """
@@ -587,125 +909,95 @@ class MotifScorer:
             return self._plans[key]
         levels, top = _trace_stem(self.model, k) if self.reuse else ([], None)
         adapt = _input_adapter(self.model, length)
+        stages = _stages(levels)
+        model = self.model
         if levels:
-            head = keras.Model(top, self.model.outputs, name="head")
-            window_inputs = [level.layer.input for level in levels if level.kind == "window"]
-            if window_inputs[0] is self.model.inputs[0]:
-                window_inputs = window_inputs[1:]  # the one-hot input itself, not recomputed
-            plan_first_is_input = len(window_inputs) < sum(l.kind == "window" for l in levels)
-            cache_model = keras.Model(self.model.inputs, window_inputs + [top], name="stem_cache")
+            head_model = keras.Model(top, model.outputs, name="head")
+            head = lambda full: _flat_outputs(head_model(full, training=False))  # noqa: E731
+            needed = [stage.level.layer.input for stage in stages
+                      if (stage.kind == "change" or (stage.kind == "window" and not
+                                                     stage.level.in_left))
+                      and stage.level.layer.input is not model.inputs[0]]
+            # A convolution without activation outputs its pre-activation: cache it as is.
+            needed += [stage.level.layer.output for stage in stages
+                       if stage.kind == "combine" and _is_linear_activation(stage.level.layer)]
+            cache_model = keras.Model(model.inputs, needed + [top], name="stem_cache")
             top_length, top_channels = top.shape[1], top.shape[2]
         else:
-            head, cache_model, top_length, top_channels = None, None, length, 4
-            plan_first_is_input = False
-        plan = dict(levels=levels, head=head, cache_model=cache_model, adapt=adapt,
-                    first_is_input=plan_first_is_input,
-                    top_length=top_length, top_channels=top_channels, k=k, length=length)
-        plan["perturbed"] = self._compile(plan)
-        plan["full"] = _maybe_compile(
-            lambda x: _flat_outputs(self.model(adapt(x), training=False)))
+            head = lambda full: _flat_outputs(model(adapt(full), training=False))  # noqa: E731
+            needed, cache_model, top_length, top_channels = [], None, length, 4
+        last_left = stages[-1].level.out_left if stages else 0
+
+        def perturbed(refs, top_ref, seq, pos, values):
+            s, v = pos, values
+            for stage, ref in zip(stages, refs):
+                v = _stage_call(stage, ref, seq, _stage_position(stage, s), v)
+                if stage.kind != "change":
+                    s = _first_output(stage.level, s)
+            return head(_splice(top_ref, seq, s - last_left, v))
+
+        def shared(refs, top_ref, kmers, parents, positions, head_rows, head_start):
+            v = kmers
+            for stage, ref, parent, pos in zip(stages, refs, parents, positions):
+                v = _stage_call(stage, ref, ops.zeros_like(pos), pos, ops.take(v, parent, axis=0))
+            return head(_splice(top_ref, ops.zeros_like(head_start), head_start,
+                                ops.take(v, head_rows, axis=0)))
+
+        plan = dict(levels=levels, stages=stages, cache_model=cache_model, needed=needed,
+                    top_length=top_length, top_channels=top_channels, k=k, length=length,
+                    perturbed=_maybe_compile(perturbed), shared=_maybe_compile(shared),
+                    # Whole sequences: the model's own kernels (oneDNN), no XLA compilation.
+                    full=_maybe_compile(lambda x: _flat_outputs(model(adapt(x), training=False)),
+                                        jit=False))
         self._plans[key] = plan
         return plan
 
-    def _compile(self, plan):
-        levels, head, adapt, k = plan["levels"], plan["head"], plan["adapt"], plan["k"]
-        model = self.model
-
-        def splice(ref, seq, start, width, values, length):
-            """(B, length, C): ``ref[seq]`` with ``values`` over [start, start+width)."""
-            t = ops.arange(length, dtype="int32")[None, :]
-            inside = (t >= start[:, None]) & (t < start[:, None] + width)
-            take = ops.clip(t - start[:, None], 0, width - 1)
-            from_values = ops.take_along_axis(values, ops.expand_dims(take, -1), axis=1)
-            return ops.where(ops.expand_dims(inside, -1), from_values, ops.take(ref, seq, axis=0))
-
-        def rows(ref, seq, index):
-            """ref[seq[b], index[b, w]] for (n, P, C) ref, index clipped into [0, P)."""
-            padded, channels = ops.shape(ref)[1], ops.shape(ref)[2]
-            flat = seq[:, None] * padded + ops.clip(index, 0, padded - 1)
-            return ops.take(ops.reshape(ref, (-1, channels)), flat, axis=0)
-
-        def perturbed(refs, top_ref, seq, pos, values):
-            start, width, v = pos, k, values
-            window_level = 0
-            for level in levels:
-                if level.kind == "pointwise":
-                    v = level.layer(v, training=False)
-                    continue
-                ref = refs[window_level]
-                window_level += 1
-                j_lo = ops.floor_divide(start + level.left_pad - level.kernel, level.stride) + 1
-                if _is_linear_conv(level.layer):
-                    # Convolution is linear before its activation: the output changes by the
-                    # convolution of (perturbed - reference) input, non-zero on `width` positions
-                    # only, added to the cached pre-activation output (half the work of a window).
-                    ref_in, ref_pre = ref
-                    t = start[:, None] + ops.arange(width, dtype="int32")[None, :]
-                    in_range = (t >= 0) & (t < level.length_in)
-                    delta = ops.where(ops.expand_dims(in_range, -1),
-                                      v - rows(ref_in, seq, t + level.margin), 0.0)
-                    layer = level.layer
-                    taps = ops.einsum("bwc,kcd->bwkd", delta, layer.kernel)
-                    change = 0.0
-                    for tap in range(layer.kernel_size[0]):
-                        offset = level.kernel - 1 - layer.dilation_rate[0] * tap
-                        change = change + ops.pad(
-                            taps[:, :, tap, :],
-                            ((0, 0), (offset, level.width_out - width - offset), (0, 0)))
-                    t_out = j_lo[:, None] + ops.arange(level.width_out, dtype="int32")[None, :]
-                    v = rows(ref_pre, seq, t_out + level.margin - level.left_pad) + change
-                    if layer.activation is not None:
-                        v = layer.activation(v)
-                    start, width = j_lo, level.width_out
-                    continue
-                w_start = j_lo * level.stride - level.left_pad
-                t = w_start[:, None] + ops.arange(level.window, dtype="int32")[None, :]
-                inside = (t >= start[:, None]) & (t < start[:, None] + width) & \
-                    (t >= 0) & (t < level.length_in)
-                take = ops.clip(t - start[:, None], 0, width - 1)
-                from_values = ops.take_along_axis(v, ops.expand_dims(take, -1), axis=1)
-                window = ops.where(ops.expand_dims(inside, -1), from_values,
-                                   rows(ref, seq, t + level.margin))
-                v = _window_call(level.layer, window)
-                start, width = j_lo, level.width_out
-            if levels:
-                full = splice(top_ref, seq, start, width, v, plan["top_length"])
-                return _flat_outputs(head(full, training=False))
-            full = splice(top_ref, seq, start, width, v, plan["length"])
-            return _flat_outputs(model(adapt(full), training=False))
-
-        return _maybe_compile(perturbed)
-
     # ---- reference activations
     def _references(self, plan, x):
-        """Cached, zero-padded inputs of the stem's window layers and its top, for x."""
-        if not plan["levels"]:
-            return [], ops.convert_to_tensor(x)
-        windows = [level for level in plan["levels"] if level.kind == "window"]
-        outs = plan["cache_model"](ops.convert_to_tensor(x), training=False)
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        inputs = ([ops.convert_to_tensor(x)] if plan["first_is_input"] else []) + list(outs[:-1])
+        """Cached reference arrays of each stage of the stem, and its top, for x.
+
+        Per stage, a tuple: change: (layer input,); combine: (pre-activation
+        output,); pool or strided convolution: () when fed by a convolution's
+        window, else (layer input,).
+        """
+        x = ops.convert_to_tensor(x)
+        if not plan["stages"]:
+            return [], x
+        outs = plan["cache_model"](x, training=False)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        values = {id(t): out for t, out in zip(plan["needed"], outs)}
+        values[id(self.model.inputs[0])] = x
         refs = []
-        for t, level in zip(inputs, windows):
-            padded = ops.pad(t, ((0, 0), (level.margin, level.margin), (0, 0)))
-            if _is_linear_conv(level.layer):
-                layer = level.layer
-                pre = ops.conv(padded, layer.kernel, strides=1, padding="valid",
+        for stage in plan["stages"]:
+            level = stage.level
+            if stage.kind == "change" or (stage.kind == "window" and not level.in_left):
+                refs.append((values[id(level.layer.input)],))
+            elif stage.kind == "combine" and _is_linear_activation(level.layer):
+                refs.append((values[id(level.layer.output)],))
+            elif stage.kind == "combine":
+                layer, ref_in = level.layer, refs[-1][0]
+                right = level.length_out - 1 + level.kernel - level.length_in - level.left_pad
+                pre = ops.conv(ops.pad(ref_in, ((0, 0), (level.left_pad, right), (0, 0))),
+                               layer.kernel, strides=1, padding="valid",
                                dilation_rate=layer.dilation_rate[0])
-                refs.append((padded, pre + layer.bias if layer.use_bias else pre))
+                refs.append((pre + layer.bias if layer.use_bias else pre,))
             else:
-                refs.append(padded)
+                refs.append(())
         return refs, outs[-1]
 
     def _cache_bytes(self, plan):
         per_seq = plan["top_length"] * plan["top_channels"]
-        for level in plan["levels"]:
-            if level.kind == "window":
-                channels = level.layer.input.shape[-1]
-                per_seq += (level.length_in + 2 * level.margin) * channels
-                if _is_linear_conv(level.layer):
-                    per_seq += (level.length_in + 2 * level.margin) * level.layer.filters
+        for stage in plan["stages"]:
+            level = stage.level
+            if stage.kind == "change" or (stage.kind == "window" and not level.in_left):
+                per_seq += level.length_in * level.layer.input.shape[-1]
+            elif stage.kind == "combine":
+                per_seq += level.length_out * level.layer.filters
         return 4 * per_seq
+
+    def _size(self, n):
+        """Rows per compiled call: the batch size, or less (a power of 2) for small jobs."""
+        return max(1, min(self.batch_size, 2 ** math.ceil(math.log2(max(n, 1)))))
 
     def predict(self, x):
         """(n, n_selected_outputs) float64 predictions of the (linearised) model."""
@@ -715,43 +1007,96 @@ class MotifScorer:
               for i in range(0, len(x), self.batch_size)]
         return _select(np.concatenate(ys), self.output_index)
 
-    def _run(self, plan, x_ref, seq, pos, values_fn, desc, verbose):
-        """Predictions for perturbations (seq, pos, values_fn(rows)) against references x_ref.
+    def _scs(self, plan, x, seq, pos, verbose):
+        """Predictions with the k positions from ``pos`` of sequence ``seq`` zeroed.
 
         Sequences are processed in equal blocks (the last one zero-padded) and
-        perturbations in equal batches (the last one padded by repeating its
-        first row), so the compiled function sees one shape.
+        perturbations, sorted by (sequence, position), in equal batches (the
+        last one padded by repeating a row), so the compiled function sees
+        one shape.
         """
-        n = len(seq)
+        n, k = len(seq), plan["k"]
         out = None
-        block = max(1, min(len(x_ref), self.block_bytes // max(1, self._cache_bytes(plan))))
-        order = np.argsort(seq, kind="stable")
-        bounds = np.searchsorted(seq[order], np.arange(0, len(x_ref) + block, block))
-        with tqdm(total=n, disable=not verbose, desc=desc, unit="perturbation",
+        block = max(1, min(len(x), self.block_bytes // max(1, self._cache_bytes(plan))))
+        block = -(-len(x) // -(-len(x) // block))  # equal blocks, the last one barely padded
+        order = np.lexsort((pos, seq))
+        bounds = np.searchsorted(seq[order], np.arange(0, len(x) + block, block))
+        size = self._size(n)
+        zeros = ops.zeros((size, k, 4), "float32")
+        with tqdm(total=n, disable=not verbose, desc="SCS", unit="perturbation",
                   mininterval=1.0) as bar:
-            for b, s0 in enumerate(range(0, len(x_ref), block)):
+            for b, s0 in enumerate(range(0, len(x), block)):
                 rows = order[bounds[b]:bounds[b + 1]]
                 if not len(rows):
                     continue
-                x_block = x_ref[s0:s0 + block]
+                x_block = x[s0:s0 + block]
                 if len(x_block) < block:
-                    x_block = np.concatenate([x_block, np.zeros((block - len(x_block),) + x_block.shape[1:],
-                                                                x_block.dtype)])
+                    x_block = np.concatenate([x_block, np.zeros((block - len(x_block),) +
+                                                                x_block.shape[1:], x_block.dtype)])
                 refs, top = self._references(plan, x_block)
-                size = min(self.batch_size, len(rows)) if b == 0 and len(x_ref) <= block else \
-                    self.batch_size
                 for lo in range(0, len(rows), size):
                     chunk = rows[lo:lo + size]
-                    padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[0])])
+                    padded = np.concatenate([chunk, np.full(size - len(chunk), chunk[-1])])
                     y = plan["perturbed"](
                         refs, top, ops.convert_to_tensor((seq[padded] - s0).astype(np.int32)),
-                        ops.convert_to_tensor(pos[padded].astype(np.int32)),
-                        ops.convert_to_tensor(np.asarray(values_fn(padded), np.float32)))
+                        ops.convert_to_tensor(pos[padded].astype(np.int32)), zeros)
                     y = np.asarray(y)[:len(chunk)]
                     if out is None:
                         out = np.zeros((n, y.shape[1]), np.float64)
                     out[chunk] = y
                     bar.update(len(chunk))
+        return _select(out, self.output_index)
+
+    def _af(self, plan, motifs, motif_of, pos_of, verbose):
+        """Predictions with k-mer ``motif_of`` at ``pos_of`` of an all-zero sequence.
+
+        Pairs sorted by (k-mer, position), grouped into shared rows per stage
+        (`_shared_rows`), evaluated in chunks of whole k-mers: at most
+        ``size`` pairs and, per stage, at most its capacity of rows (the
+        stage's share of rows per pair, with 10 % to spare, rounded up to a
+        sixteenth of ``size`` so that similar jobs compile once).
+        """
+        stages = plan["stages"]
+        refs, top = self._references(plan, np.zeros((1, plan["length"], 4), np.float32))
+        tests = [_interior_test(stage, ref) for stage, ref in zip(stages, refs)]
+        rows = _shared_rows(stages, tests, motif_of, pos_of)
+        n = len(motif_of)
+        bounds = np.flatnonzero(np.r_[True, motif_of[1:] != motif_of[:-1], True])
+        size = max(self._size(n), int(np.diff(bounds).max()))
+        counts = [np.concatenate([[0], np.cumsum(first)]) for first in rows.first]
+        capacity = []
+        for count in counts:
+            per_kmer = int(np.diff(count[bounds]).max())
+            share = math.ceil(16 * min(1.0, 1.1 * count[-1] / n)) / 16
+            capacity.append(max(per_kmer, math.ceil(share * size)))
+        kmers = ops.convert_to_tensor(np.asarray(motifs, np.float32))
+        out = None
+        with tqdm(total=n, disable=not verbose, desc="AF", unit="perturbation",
+                  mininterval=1.0) as bar:
+            lo = 0
+            while lo < n:
+                limit = lo + size
+                for count, cap in zip(counts, capacity):
+                    limit = min(limit, np.searchsorted(count, count[lo] + cap, side="right") - 1)
+                hi = bounds[np.searchsorted(bounds, limit, side="right") - 1]
+                parents, positions = [], []
+                offset = 0
+                for count, cap, parent, position in zip(counts, capacity, rows.parent,
+                                                        rows.position):
+                    a, b = count[lo], count[hi]
+                    parents.append(_padded(parent[a:b] - offset, cap))
+                    positions.append(_padded(position[a:b], cap))
+                    offset = a
+                y = plan["shared"](refs, top, kmers, parents, positions,
+                                   _padded(rows.head_row[lo:hi] - offset, size),
+                                   _padded(rows.head_start[lo:hi], size))
+                y = np.asarray(y)[:hi - lo]
+                if out is None:
+                    out = np.zeros((n, y.shape[1]), np.float64)
+                out[lo:hi] = y
+                bar.update(hi - lo)
+                lo = hi
+        self._last_stage_rows = [int(count[-1]) for count in counts]
         return _select(out, self.output_index)
 
     def score(self, x, occurrences, verbose=0):
@@ -764,7 +1109,9 @@ class MotifScorer:
 
         Returns:
             `PerturbationScores`; ``forward_rows["af"]`` is the number of
-            distinct (k-mer, position) pairs evaluated.
+            distinct (k-mer, position) pairs evaluated (by the head), and
+            ``forward_rows["af_stages"]`` the rows computed at each stage of
+            the stem.
         """
         x = _check_inputs(x, occurrences)
         k, length = occurrences.k, x.shape[1]
@@ -772,46 +1119,53 @@ class MotifScorer:
         n = len(occurrences)
         if n == 0:
             return PerturbationScores(np.zeros(0), np.zeros(0), {"scs": 0.0, "af": 0.0},
-                                      {"scs": 0, "af": 0})
+                                      {"scs": 0, "af": 0, "af_stages": []})
         seconds = {}
         start = time.perf_counter()
         y_native = self.predict(x)
-        zeros = np.zeros((self.batch_size, k, 4), np.float32)
-        y = self._run(plan, x, occurrences.sequence_index, occurrences.position,
-                      lambda rows: zeros[:len(rows)], "SCS", verbose)
+        y = self._scs(plan, x, occurrences.sequence_index, occurrences.position, verbose)
         scs = _relative_change(y_native[occurrences.sequence_index], y)
         seconds["scs"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        motifs = occurrences.one_hot_kmers()
         pair = occurrences.motif_index * length + occurrences.position
-        unique_pair, inverse = np.unique(pair, return_inverse=True)
-        motif_of, pos_of = unique_pair // length, unique_pair % length
-        zero_seq = np.zeros((1, length, 4), np.float32)
-        y_zero = self.predict(zero_seq)
-        y = self._run(plan, zero_seq, np.zeros(len(unique_pair), np.int64), pos_of,
-                      lambda rows: motifs[motif_of[rows]], "AF", verbose)
+        unique_pair, inverse = np.unique(pair, return_inverse=True)  # sorted by (k-mer, position)
+        y_zero = self.predict(np.zeros((1, length, 4), np.float32))
+        y = self._af(plan, occurrences.one_hot_kmers(), unique_pair // length,
+                     unique_pair % length, verbose)
         af = _relative_change(y_zero, y)[inverse.ravel()]
         seconds["af"] = time.perf_counter() - start
-        return PerturbationScores(scs, af, seconds, {"scs": n, "af": len(unique_pair)})
+        return PerturbationScores(scs, af, seconds, {"scs": n, "af": len(unique_pair),
+                                                     "af_stages": self._last_stage_rows})
+
+
+def _padded(index, size):
+    """int32 tensor of ``index`` padded to ``size`` by repeating its first value (or 0)."""
+    fill = index[0] if len(index) else 0
+    return ops.convert_to_tensor(np.concatenate([index, np.full(size - len(index), fill)])
+                                 .astype(np.int32))
 
 
 class _Compiled:
     """A function compiled once with XLA (``jit_compile``), else as a plain graph.
 
-    XLA fuses the engine's gathers, selects and small convolutions (about 5×
+    XLA fuses the engine's gathers, selects and small products (several times
     faster on CPU than the plain graph); a model with an operation XLA cannot
-    compile falls back to ``tf.function`` without it. Other backends run eagerly.
+    compile falls back to ``tf.function`` without it (``jit=False``: always).
+    Other backends run eagerly.
     """
 
-    def __init__(self, fn):
+    def __init__(self, fn, jit=True):
         self.fn = fn
         self.jit = self.plain = None
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            self.jit = tf.function(fn, jit_compile=True, reduce_retracing=True)
-            self.plain = tf.function(fn, reduce_retracing=True)
+            # tf.function counts retracing per code object: the engine's closures share
+            # theirs, so each compiled function gets its own callable.
+            if jit:
+                self.jit = tf.function(_Callable(fn), jit_compile=True, reduce_retracing=True)
+            self.plain = tf.function(_Callable(fn), reduce_retracing=True)
 
     def __call__(self, *args):
         if self.jit is not None:
@@ -822,8 +1176,16 @@ class _Compiled:
         return self.plain(*args) if self.plain is not None else self.fn(*args)
 
 
-def _maybe_compile(fn):
-    return _Compiled(fn)
+class _Callable:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+def _maybe_compile(fn, jit=True):
+    return _Compiled(fn, jit)
 
 
 # --------------------------------------------------------------------------- aggregation

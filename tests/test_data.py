@@ -76,3 +76,17 @@ def test_load_ptm_real_train_split(data_dir):
     path = fetch("omnik_ptm/train/(8)Train88.txt", data_dir=data_dir)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == REGISTRY[
         "omnik_ptm/train/(8)Train88.txt"].sha256
+
+
+def test_write_json_is_strict(tmp_path):
+    import json
+
+    import numpy as np
+
+    from deepbio.utils import write_json
+
+    write_json({"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": {"d": np.int64(3)}},
+               tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "c": {"d": 3}}
+    assert "NaN" not in text and "Infinity" not in text

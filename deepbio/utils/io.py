@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -35,10 +36,24 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
+def _strict_json(obj):
+    """``obj`` with NaN / ±inf floats (not valid JSON) replaced by None, NumPy scalars by Python ones."""
+    if isinstance(obj, dict):
+        return {key: _strict_json(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict_json(value) for value in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json(obj, path):
-    """Writes ``obj`` as indented JSON, atomically."""
+    """Writes ``obj`` as indented, strictly valid JSON (NaN and inf become null), atomically."""
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        Path(tmp).write_text(json.dumps(_strict_json(obj), indent=2, sort_keys=False,
+                                        allow_nan=False) + "\n")
 
 
 def write_csv(frame, path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepbio.utils import atomic_path, write_csv
+from deepbio.utils import save_figure, write_csv
 
 
 def term_frequencies(code_indices, num_embeddings):
@@ -111,7 +111,5 @@ def write_feature_spectrum(code_indices, num_embeddings, out_dir):
                            "grouped by the modification they are most specific to")
     axes[0, 0].set_title("VQ-RNA feature spectrum: z-scored TF-IDF of code usage")
     fig.tight_layout()
-    with atomic_path(out_dir / "feature_spectrum.svg") as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    save_figure(fig, out_dir / "feature_spectrum", formats=("svg",))
     return [out_dir / "tf_idf_matrix_sorted.csv", out_dir / "feature_spectrum.svg"]

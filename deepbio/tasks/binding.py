@@ -33,7 +33,7 @@ from deepbio.data.pronab import load_pronab, protein_grouped_folds
 from deepbio.metrics import regression_metrics
 from deepbio.models.multiomic import (BACKBONE_PRESETS, BindingAffinityRegressor, MultiomicBackbone,
                                       MultiomicMaskedLM, MultiomicTokenizer, mask_tokens)
-from deepbio.utils import atomic_path, write_csv, write_json
+from deepbio.utils import atomic_path, save_figure, write_csv, write_json
 
 TARGET = {"pearson_r": 0.41, "mae": 1.56,
           "source": "OmniBioTE-XL (2.3 B parameters, 250 B pre-training tokens), protein-grouped "
@@ -1056,9 +1056,7 @@ def _plot_history(history, path):
     ax.set_ylabel("masked-LM cross-entropy")
     ax.set_title("pre-training")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150)
-    plt.close(fig)
+    save_figure(fig, Path(path).with_suffix(""), formats=("png",))
 
 
 def _plot_scatter(predictions, arms, path):
@@ -1081,9 +1079,7 @@ def _plot_scatter(predictions, arms, path):
         ax.set_title(f"{arm}: r={r if r is None else round(r, 3)}, MAE={m['mae']:.2f}")
     fig.suptitle("ProNAB, protein-grouped CV (out-of-fold predictions)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=150)
-    plt.close(fig)
+    save_figure(fig, Path(path).with_suffix(""), formats=("png",))
 
 
 # ---------------------------------------------------------------------------------------------

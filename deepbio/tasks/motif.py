@@ -188,7 +188,6 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} not found")
-    import deepbio.layers  # noqa: F401 - registers deepbio's custom layers
 
     return keras.models.load_model(path, compile=False)
 

@@ -27,7 +27,7 @@ from deepbio.data.rnamod import (RNAMOD_NAMES, available_modifications, check_rn
 from deepbio.losses import masked_binary_crossentropy
 from deepbio.metrics import binary_metrics
 from deepbio.models import VQRNA
-from deepbio.utils import atomic_path, write_csv, write_json
+from deepbio.utils import atomic_path, save_figure, write_csv, write_json
 
 METRICS = ("acc", "sensitivity", "specificity", "mcc", "auroc", "auprc")
 
@@ -353,9 +353,7 @@ def _plot_curves(curves, out):
             ax.set(xlabel="recall", ylabel="precision", title="precision-recall, valid split")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        with atomic_path(out / f"valid_{kind}_curves.png") as tmp:
-            fig.savefig(tmp, dpi=150)
-        plt.close(fig)
+        save_figure(fig, out / f"valid_{kind}_curves", formats=("png",))
 
 
 def _versions():

@@ -15,8 +15,14 @@ Public API:
     * :class:`KmerComposition` / :func:`kmer_composition` -- ``(n, |alphabet|^k)``
       k-mer frequencies (the ridge baseline of the binding task).
     * Keras 3 layers: :class:`OneHotEncoding`, :class:`PhysicochemicalEmbedding`,
-      :class:`PSTAAPEncoding`, registered as ``deepbio>...`` on import of this
-      package, so ``keras.models.load_model`` finds them.
+      :class:`PSTAAPEncoding`, registered as ``deepbio>...`` when
+      :mod:`Feature_extraction_algorithms.layers` is imported, so
+      ``keras.models.load_model`` finds them.
+
+Importing this package does not import TensorFlow or Keras: the NumPy /
+scikit-learn encoders load eagerly, the three Keras layers lazily, on first
+access of the attribute (``Feature_extraction_algorithms.PSTAAPEncoding``) or on
+``import Feature_extraction_algorithms.layers`` (PEP 562 ``__getattr__``).
 """
 
 from .alphabets import (
@@ -39,7 +45,6 @@ from .physicochemical import (
     get_scale,
     physicochemical_table,
 )
-from .layers import OneHotEncoding, PhysicochemicalEmbedding, PSTAAPEncoding
 from .pstaap import PSTAAP, tripeptide_indices
 from .shuffle import dinucleotide_shuffle, dinucleotide_shuffles
 
@@ -70,3 +75,19 @@ __all__ = [
     "PhysicochemicalEmbedding",
     "PSTAAPEncoding",
 ]
+
+#: Names served lazily from :mod:`.layers` (importing it imports Keras).
+_LAZY_LAYERS = ("OneHotEncoding", "PhysicochemicalEmbedding", "PSTAAPEncoding")
+
+
+def __getattr__(name):
+    """Import the Keras layers on first access (PEP 562), keeping the package TF-free."""
+    if name in _LAZY_LAYERS:
+        from . import layers
+
+        return getattr(layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

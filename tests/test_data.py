@@ -90,3 +90,53 @@ def test_write_json_is_strict(tmp_path):
     text = (tmp_path / "r.json").read_text()
     assert json.loads(text) == {"a": None, "b": [1.5, None], "c": {"d": 3}}
     assert "NaN" not in text and "Infinity" not in text
+
+
+def test_motif_sequences_csv_fasta_and_errors(data_dir, tmp_path):
+    from deepbio.data.motif import DATA_FILE, default_input, load_sequences
+
+    frame = load_sequences(default_input(data_dir))
+    assert default_input(data_dir).name == DATA_FILE.rsplit("/", 1)[1]
+    assert len(frame) == 1497 and list(frame.columns) == ["id", "sequence"]
+    assert set(frame["sequence"].str.len()) == {600}
+    fasta = tmp_path / "s.fa"
+    fasta.write_text(">a\nacgt\n>b\nNNAC\n")
+    assert load_sequences(fasta).values.tolist() == [["a", "ACGT"], ["b", "NNAC"]]
+    (tmp_path / "x.csv").write_text("id,foo\n1,ACGT\n")
+    with pytest.raises(ValueError, match="no sequence column"):
+        load_sequences(tmp_path / "x.csv")
+    with pytest.raises(FileNotFoundError):
+        load_sequences(tmp_path / "missing.csv")
+
+
+def _one_hot_rna_reference(sequences, length):
+    """The byte-table loop `one_hot_rna` used before it called `Feature_extraction_algorithms.one_hot`."""
+    table = np.zeros((256, 4), np.float32)
+    for i, base in enumerate("ACGU"):
+        table[ord(base), i] = 1.0
+    table[ord("T"), 3] = 1.0
+    table[ord("N")] = 0.25
+    codes = np.zeros((len(sequences), length), np.uint8)
+    for row, sequence in enumerate(sequences):
+        start = len(sequence) // 2 - length // 2
+        codes[row] = np.frombuffer(sequence[start:start + length].encode("ascii"), np.uint8)
+    return table[codes]
+
+
+def test_one_hot_rna_equals_reference_on_real_windows(data_dir):
+    from deepbio.data.rnamod import load_rnamod, one_hot_rna
+
+    windows = load_rnamod("train", "Psi", data_dir=data_dir).sequences[:1500]
+    assert any("N" in w for w in windows)  # the N rows (0.25 each channel) are exercised
+    for length in (None, 51):
+        expected = _one_hot_rna_reference(windows, length or len(windows[0]))
+        out = one_hot_rna(windows, length)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, expected)
+    mixed = ["ACGTUNA", "TTUUNNC"]
+    np.testing.assert_array_equal(one_hot_rna(mixed, 5), _one_hot_rna_reference(mixed, 5))
+    assert one_hot_rna([]).shape == (0, 0, 4) and one_hot_rna([], 5).shape == (0, 5, 4)
+    with pytest.raises(ValueError, match="window 2 has 3 nt, fewer than 5"):
+        one_hot_rna(["ACGUA", "ACG"], 5)
+    with pytest.raises(ValueError, match="differ in length"):
+        one_hot_rna(["ACGUA", "ACG"])

@@ -69,6 +69,13 @@ def test_n_is_all_zero_row_for_nucleotides():
     assert encode_residues(["ANT"], "rna").tolist() == [[0, -1, 3]]  # T read as U (index 3)
 
 
+def test_unknown_value_fills_n_rows_only():
+    out = one_hot(["ANnU"], "rna", unknown_value=0.25)
+    np.testing.assert_array_equal(out[0, 1:3], 0.25)
+    np.testing.assert_array_equal(out[0, [0, 3]], [[1, 0, 0, 0], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(one_hot(["AT"], "rna", unknown_value=0.25), one_hot(["AU"], "rna"))
+
+
 def test_n_is_an_error_for_protein():
     # N is asparagine in protein, so it must be a real channel there.
     assert encode_residues(["N"]).tolist() == [[PROTEIN_ALPHABET.index("N")]]

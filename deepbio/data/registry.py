@@ -11,7 +11,8 @@ A file is resolved in this order:
    ``local_path`` column below;
 2. the ``DEEPBIO_DATA`` environment variable, the same layout;
 3. the Keras cache (``~/.keras/deepbio/``, or ``$KERAS_HOME/deepbio/``);
-4. a download from the upstream raw URL with ``keras.utils.get_file``.
+4. a download from the upstream raw URL with ``keras.utils.get_file`` (Keras is
+   imported only then).
 
 Set ``DEEPBIO_OFFLINE=1`` to skip step 4.
 """
@@ -22,8 +23,6 @@ import hashlib
 import os
 from pathlib import Path
 from urllib.parse import quote
-
-import keras
 
 ENV_DATA_DIR = "DEEPBIO_DATA"
 ENV_OFFLINE = "DEEPBIO_OFFLINE"
@@ -380,6 +379,8 @@ def fetch(local_path, data_dir=None, download=None):
         download = os.environ.get(ENV_OFFLINE, "").lower() not in ("1", "true", "yes")
     reason = "downloads are off (DEEPBIO_OFFLINE)"
     if download:
+        import keras  # only to download: importing the data layer stays TensorFlow-free
+
         try:
             path = keras.utils.get_file(
                 fname=entry.cache_name, origin=entry.url, file_hash=entry.sha256,

@@ -4,6 +4,7 @@ import collections
 
 import numpy as np
 
+from Feature_extraction_algorithms.one_hot import one_hot
 from deepbio.data.fasta import read_fasta
 from deepbio.data.registry import fetch
 
@@ -91,6 +92,9 @@ def check_rna_windows(sequences, ids=None, source="input", min_length=51):
 def one_hot_rna(sequences, length=None):
     """One-hot encodes RNA/DNA windows, centre-cropped to ``length``.
 
+    A thin wrapper of `Feature_extraction_algorithms.one_hot` (alphabet
+    ``"rna"``, ``unknown_value=0.25``) after the centre crop.
+
     Args:
         sequences: sequence of n str over A, C, G, T/U, N (checked by the
             caller, see `check_rna_windows`).
@@ -98,12 +102,13 @@ def one_hot_rna(sequences, length=None):
             length, which must then be equal).
 
     Returns:
-        float32 array (n, length, 4), channels A, C, G, U; N is 0.25 in
-        each channel.
+        float32 array (n, length, 4), channels A, C, G, U (T is read as U);
+        N is 0.25 in each channel.
 
     Raises:
-        ValueError: windows of unequal length with ``length=None``, or one
-            shorter than ``length``.
+        ValueError: windows of unequal length with ``length=None``, one
+            shorter than ``length``, or a letter other than A, C, G, T, U, N
+            (naming the window and the position).
     """
     sequences = list(sequences)
     if length is None:
@@ -111,17 +116,12 @@ def one_hot_rna(sequences, length=None):
         if len(lengths) > 1:
             raise ValueError(f"windows differ in length ({sorted(lengths)}); pass length=")
         length = lengths.pop() if lengths else 0
-    table = np.zeros((256, 4), np.float32)
-    for i, base in enumerate("ACGU"):
-        table[ord(base), i] = 1.0
-    table[ord("T"), 3] = 1.0
-    table[ord("N")] = 0.25
-    codes = np.zeros((len(sequences), length), np.uint8)
-    for row, sequence in enumerate(sequences):
-        if len(sequence) < length:
-            raise ValueError(f"window {row + 1} has {len(sequence)} nt, fewer than {length}")
-        codes[row] = np.frombuffer(centre_crop(sequence, length).encode("ascii"), np.uint8)
-    return table[codes]
+    else:
+        for row, sequence in enumerate(sequences):
+            if len(sequence) < length:
+                raise ValueError(f"window {row + 1} has {len(sequence)} nt, fewer than {length}")
+        sequences = [centre_crop(s, length) for s in sequences]
+    return one_hot(sequences, alphabet="rna", dtype="float32", length=length, unknown_value=0.25)
 
 
 def load_rnamod(split, modification, length=None, data_dir=None, download=None):

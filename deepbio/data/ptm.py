@@ -1,4 +1,7 @@
-"""Loaders for the real data sets registered in `deepbio.data.registry`."""
+"""Lysine PTM sites of OmniK-PTM: labels, combinations and the `load_ptm` loader.
+
+The files are registered in `deepbio.data.registry`.
+"""
 
 import collections
 import re

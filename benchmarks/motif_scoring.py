@@ -3,7 +3,7 @@
 Both engines score the same occurrences of the same model on the same real
 sequences (by default the whole demo: the 1,497 sequences of DeepASMM's Basset
 8988T file, 8-mers seen at least 10 times; ``--sequences N`` takes the first N):
-``deepbio.interpret.motif_scoring.NaiveMotifScorer`` (upstream's algorithm,
+``deepbio.interpret.motif_naive.NaiveMotifScorer`` (upstream's algorithm,
 one full perturbed sequence per row through ``model.predict``) and
 ``MotifScorer`` (XLA-compiled, convolutional stem recomputed only on the
 changed windows, AF deduplicated and its stem shared across positions on the
@@ -32,8 +32,11 @@ import keras
 import numpy as np
 
 import Feature_extraction_algorithms as fea
-from deepbio.interpret.motif_scoring import (MotifScorer, NaiveMotifScorer, aggregate_scores,
-                                             locate_kmers)
+from deepbio.data.motif import default_input, load_sequences
+from deepbio.interpret.motif_aggregate import aggregate_scores
+from deepbio.interpret.motif_fast import MotifScorer
+from deepbio.interpret.motif_kmers import locate_kmers
+from deepbio.interpret.motif_naive import NaiveMotifScorer
 from deepbio.tasks import motif
 
 
@@ -50,7 +53,7 @@ def main(argv=None):
     parser.add_argument("--output", default=None, help="also write the timings here as JSON")
     args = parser.parse_args(argv)
 
-    frame = motif.load_sequences(motif.default_input(args.data_dir))
+    frame = load_sequences(default_input(args.data_dir))
     if Path(args.model).is_file():
         model = motif.load_model(args.model)
     else:

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 import Feature_extraction_algorithms as fea
-from deepbio.interpret.motif_scoring import (MotifScorer, NaiveMotifScorer, _trace_stem,
-                                             aggregate_scores, combine_scores, linear_output_model,
-                                             locate_kmers, score_motifs)
+from deepbio.interpret.motif_aggregate import aggregate_scores, combine_scores, score_motifs
+from deepbio.interpret.motif_common import linear_output_model
+from deepbio.interpret.motif_fast import MotifScorer
+from deepbio.interpret.motif_kmers import locate_kmers
+from deepbio.interpret.motif_naive import NaiveMotifScorer
+from deepbio.interpret.motif_stem import _trace_stem
 from deepbio.models import basset_cnn
 
 L = 48

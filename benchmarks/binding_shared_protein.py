@@ -22,7 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from deepbio.data.pronab import load_pronab  # noqa: E402
+from deepbio.models.multiomic import (BindingAffinityRegressor, build_backbone,  # noqa: E402
+                                      clone_backbone, make_tokenizer)
 from deepbio.tasks import binding  # noqa: E402
+from deepbio.training.fine_tuning import (batch_rows, encode_complexes, make_batch,  # noqa: E402
+                                          regression_step_functions)
+from deepbio.training.optimizers import warmup_cosine_adamw  # noqa: E402
 
 
 def main():
@@ -33,9 +38,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
     print("load:", os.getloadavg())
-    tokenizer = binding.make_tokenizer()
+    tokenizer = make_tokenizer()
     frame = binding._subset(load_pronab().frame, args.complexes, 0)
-    encoded = binding.encode_complexes(frame, tokenizer, args.max_protein_length)
+    encoded = encode_complexes(frame, tokenizer, args.max_protein_length)
     dg = frame["dg"].to_numpy()
     rows = np.arange(len(frame))
     config = dataclasses.replace(binding.BindingConfig(), preset=args.preset, epochs=1,
@@ -44,26 +49,26 @@ def main():
     import keras
 
     keras.utils.set_random_seed(0)
-    template = binding.build_backbone(config, tokenizer)
+    template = build_backbone(config, tokenizer)
     results = {}
     for name, shared in (("shared_protein", True), ("plain_padded", False)):
-        backbone = binding._clone(template, True, tokenizer)
-        model = binding.BindingAffinityRegressor(backbone, float(dg.mean()), float(dg.std()))
+        backbone = clone_backbone(template, True, tokenizer)
+        model = BindingAffinityRegressor(backbone, float(dg.mean()), float(dg.std()))
         model.head.kernel.assign(np.random.default_rng(0).normal(
             size=model.head.kernel.shape).astype("float32"))
-        train_step, predict_step = binding._regression_functions(
-            model, shared, [(binding._optimizer(1e-3, 100, 0.05, 0.0), model.trainable_variables)])
+        train_step, predict_step = regression_step_functions(
+            model, shared, [(warmup_cosine_adamw(1e-3, 100, 0.05, 0.0), model.trainable_variables)])
         # the same protein-grouped batches for both paths (the plain path gains nothing from
         # them except less padding of the proteins)
-        train_step_batches = binding.batch_rows(encoded, rows, args.batch_size,
-                                                np.random.default_rng(0), True)
-        first = binding._make_batch(encoded, train_step_batches[0], tokenizer, shared, dg)
+        train_step_batches = batch_rows(encoded, rows, args.batch_size, np.random.default_rng(0),
+                                        True)
+        first = make_batch(encoded, train_step_batches[0], tokenizer, shared, dg)
         y = first.pop("y")
         check = np.asarray(predict_step(first))
         train_step(first, y)  # trace
         start = time.perf_counter()
         for chunk in train_step_batches:
-            batch = binding._make_batch(encoded, chunk, tokenizer, shared, dg)
+            batch = make_batch(encoded, chunk, tokenizer, shared, dg)
             y = batch.pop("y")
             train_step(batch, y)
         results[name] = (time.perf_counter() - start, check, train_step_batches[0])

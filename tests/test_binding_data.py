@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from deepbio.data.pronab import load_pronab, protein_grouped_folds
+from deepbio.interpret import binding_specificity
 from deepbio.metrics import regression_metrics
 from deepbio.tasks import binding
 from Feature_extraction_algorithms.kmer import KmerComposition, kmer_composition, kmer_names
@@ -81,22 +82,23 @@ def test_regression_metrics_pinned():
 
 def test_mutants_and_reverse_complement():
     rng = np.random.default_rng(0)
-    mutants = binding.mutate("ACGTACGTAC", 0.05, 8, rng)
+    mutants = binding_specificity.mutate("ACGTACGTAC", 0.05, 8, rng)
     assert len(set(mutants)) == 8 and "ACGTACGTAC" not in mutants
     assert all(len(m) == 10 for m in mutants)
-    assert binding.reverse_complement("AACG") == "CGTT"
+    assert binding_specificity.reverse_complement("AACG") == "CGTT"
     with pytest.raises(ValueError, match="distinct mutants"):
-        binding.mutate("A", 0.5, 8, rng)
+        binding_specificity.mutate("A", 0.5, 8, rng)
 
 
 def test_jaspar_sites_match_pronab_accessions(pronab):
-    sites = binding.jaspar_sites(pronab.accession_proteins)
+    sites = binding_specificity.jaspar_sites(pronab.accession_proteins)
     assert sites["matrix_id"].nunique() == 138
     assert set(sites["accession"]) <= set(pronab.accession_proteins)
     assert (sites["consensus"].str.fullmatch("[ACGT]+")).all()
-    queries = binding.jaspar_queries(sites.head(3), 8, 0.05, 0)
+    queries = binding_specificity.jaspar_queries(sites.head(3), 8, 0.05, 0)
     assert (queries["kind"] == "consensus").sum() == 3 and (queries["kind"] == "mutant").sum() == 24
-    summary = binding.summarize_jaspar(queries, np.where(queries["kind"] == "mutant", -8.0, -9.0))
+    summary = binding_specificity.summarize_jaspar(
+        queries, np.where(queries["kind"] == "mutant", -8.0, -9.0))
     assert summary["mean_ddg"] == pytest.approx(1.0) and summary["fraction_weaker"] == 1.0
 
 

@@ -7,7 +7,8 @@ import pytest
 from deepbio.models import (BindingAffinityRegressor, MultiomicBackbone, MultiomicMaskedLM,
                             MultiomicTokenizer)
 from deepbio.models.multiomic import BACKBONE_PRESETS, mask_tokens, train_sentencepiece
-from deepbio.tasks import binding
+from deepbio.interpret.binding_specificity import reverse_complement
+from deepbio.training import fine_tuning, masked_lm
 
 TOKENIZER = MultiomicTokenizer()
 TAGS = TOKENIZER.tag_ids
@@ -28,7 +29,7 @@ def complexes(rng, n_proteins=3, n_complexes=7):
     for i in range(n_complexes):
         strand = "".join(rng.choice(list("ACGT"), rng.integers(4, 15)))
         rows.append((i % n_proteins, strand, "DNA" if i % 2 else "RNA",
-                     binding.reverse_complement(strand) if i % 3 == 0 else ""))
+                     reverse_complement(strand) if i % 3 == 0 else ""))
     return proteins, rows
 
 
@@ -115,12 +116,12 @@ def test_shared_protein_path_equals_full_forward():
     frame = pd.DataFrame([(f"P{g}", proteins[g], na, t, c, g) for g, na, t, c in rows],
                          columns=["accession", "protein", "nucleic_acid", "type", "complementary",
                                   "group"])
-    encoded = binding.encode_complexes(frame, TOKENIZER, max_protein_length=None)
+    encoded = fine_tuning.encode_complexes(frame, TOKENIZER, max_protein_length=None)
     model = BindingAffinityRegressor(tiny_backbone(), target_mean=-9.0, target_std=2.0)
     model.head.kernel.assign(rng.normal(size=model.head.kernel.shape).astype("float32"))
     order = np.array([5, 0, 3, 1, 6, 2, 4])
-    fast = np.asarray(model.standardized_shared(binding.shared_batch(encoded, order, TOKENIZER)))
-    full = binding.full_batch(encoded, order, TOKENIZER)
+    fast = np.asarray(model.standardized_shared(fine_tuning.shared_batch(encoded, order, TOKENIZER)))
+    full = fine_tuning.full_batch(encoded, order, TOKENIZER)
     slow = model.predict(full, verbose=0)[:, 0]
     np.testing.assert_allclose(fast * 2.0 - 9.0, slow, atol=1e-4)
     assert np.ptp(slow) > 1e-3
@@ -179,7 +180,7 @@ def test_masked_lm_loss_falls_on_a_tiny_corpus():
     model = MultiomicMaskedLM(tiny_backbone(isolated=False, num_layers=1, hidden_dim=32))
     optimizer = keras.optimizers.Adam(3e-3)
     optimizer.build(model.trainable_variables)
-    train_step, eval_step = binding._mlm_step_functions(model, optimizer)
+    train_step, eval_step = masked_lm.mlm_step_functions(model, optimizer)
     held = mask_tokens(ids, mask, TOKENIZER.content_ids, TOKENIZER.mask_id, 0.15,
                        np.random.default_rng(99))
 

@@ -37,9 +37,11 @@ def main(argv=None):
 
     from deepbio.data.pronab import load_pronab, protein_grouped_folds
     from deepbio.metrics import regression_metrics
+    from deepbio.models.multiomic import build_backbone, make_tokenizer
     from deepbio.tasks import binding
+    from deepbio.training.fine_tuning import encode_complexes, fine_tune
 
-    tokenizer = binding.make_tokenizer()
+    tokenizer = make_tokenizer()
     frame = load_pronab(args.data_dir).frame
     if args.run:
         run = Path(args.run)
@@ -57,11 +59,11 @@ def main(argv=None):
         train, test = protein_grouped_folds(frame["group"].to_numpy(), 10, args.seed)[0]
         config = dataclasses.replace(binding.BindingConfig(), epochs=args.epochs, seed=args.seed)
         keras.utils.set_random_seed(args.seed)
-        encoded = binding.encode_complexes(frame, tokenizer, config.max_protein_length)
+        encoded = encode_complexes(frame, tokenizer, config.max_protein_length)
         print(f"fine-tuning a '{config.preset}' backbone from scratch on {len(train)} complexes of "
               f"{frame['group'].iloc[train].nunique()} proteins ({args.epochs} epochs)...", flush=True)
-        model, _, _ = binding.fine_tune(binding.build_backbone(config, tokenizer), encoded,
-                                        frame["dg"].to_numpy(), train, config, tokenizer, verbose=0)
+        model, _, _ = fine_tune(build_backbone(config, tokenizer), encoded,
+                                frame["dg"].to_numpy(), train, config, tokenizer, verbose=0)
         held = frame.iloc[test]
         max_length = config.max_protein_length
         train_mean = float(frame["dg"].iloc[train].mean())

@@ -1,0 +1,159 @@
+"""Masked-LM pre-training of a `MultiomicBackbone` (after OmniBioTE, arXiv:2408.16245).
+
+Corpus encoding, random-crop batches, the compiled masked-LM train / eval
+steps, the pre-training loop and the held-out evaluation (fixed crops and
+masks). The run-folder side (corpus, saving, report) is
+`deepbio.tasks.pretrain`.
+"""
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from deepbio.models.multiomic import mask_tokens
+from deepbio.training.optimizers import warmup_cosine_adamw
+
+
+def encode_corpus(corpus, tokenizer):
+    """Content token ids of every corpus sequence and its modality tag id.
+
+    Args:
+        corpus: DataFrame ``sequence``, ``modality``, ``source`` (see
+            `deepbio.data.corpus.pretraining_corpus`).
+        tokenizer: `MultiomicTokenizer`.
+
+    Returns:
+        ``(content, tag_ids)``: list of int32 arrays (no ``<cls>``, tag or
+        ``<eos>``), int32 array (n,).
+
+    Raises:
+        ValueError: from the tokenizer, naming the record.
+    """
+    tags = tokenizer.tag_ids
+    content, tag_ids = [], []
+    for number, (sequence, modality, source) in enumerate(corpus.itertuples(index=False)):
+        ids = tokenizer.tokenize(sequence, modality, name=f"{source} record {number + 1}")
+        content.append(np.asarray(ids[1:-1], np.int32))
+        tag_ids.append(tags[modality])
+    return content, np.asarray(tag_ids, np.int32)
+
+
+def crop_batch(content, tag_ids, rows, crop_length, tokenizer, rng):
+    """Padded ``(ids, mask)`` of sequences ``rows``, each cropped at a random offset to ``crop_length``."""
+    sequences = []
+    for row in rows:
+        tokens = content[row]
+        if len(tokens) > crop_length:
+            start = rng.integers(0, len(tokens) - crop_length + 1)
+            tokens = tokens[start:start + crop_length]
+        sequences.append([tokenizer.cls_id, int(tag_ids[row]), *tokens.tolist(), tokenizer.eos_id])
+    return tokenizer.pad(sequences)
+
+
+def mlm_step_functions(model, optimizer):
+    """Compiled ``train_step`` and ``eval_step`` of a `MultiomicMaskedLM`.
+
+    Both take ``(ids, mask, targets, weights)``; ``train_step`` returns the
+    mean masked cross-entropy, ``eval_step`` the sums ``(cross-entropy,
+    correct, count)`` over the masked tokens.
+    """
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32)]
+
+    def losses(ids, mask, targets, weights, training):
+        logits = model({"token_ids": ids, "padding_mask": mask}, training=training)
+        ce = keras.ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+        correct = keras.ops.cast(keras.ops.equal(keras.ops.argmax(logits, -1),
+                                                 keras.ops.cast(targets, "int64")), "float32")
+        return keras.ops.sum(ce * weights), keras.ops.sum(correct * weights), keras.ops.sum(weights)
+
+    @tf.function(input_signature=spec)
+    def train_step(ids, mask, targets, weights):
+        with tf.GradientTape() as tape:
+            total, correct, count = losses(ids, mask, targets, weights, True)
+            loss = total / keras.ops.maximum(count, 1.0)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function(input_signature=spec)
+    def eval_step(ids, mask, targets, weights):
+        return losses(ids, mask, targets, weights, False)
+
+    return train_step, eval_step
+
+
+def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verbose=1):
+    """Masked-LM training of ``model`` on corpus rows ``train`` (in place).
+
+    Each epoch draws one random crop of every training sequence, in random
+    order; AdamW with linear warm-up and cosine decay.
+
+    Args:
+        model: `MultiomicMaskedLM`.
+        content, tag_ids: from `encode_corpus`.
+        train: int array of corpus rows.
+        config: `PretrainConfig` (``epochs``, ``batch_size``,
+            ``learning_rate``, ``warmup_fraction``, ``weight_decay``,
+            ``crop_length``, ``mask_rate``).
+        tokenizer: `MultiomicTokenizer`.
+        rng: numpy Generator (order, crops, masks).
+        verbose: 0 silent, else progress bars / one line per epoch.
+
+    Returns:
+        ``(history, steps, eval_step)``: mean training loss per epoch, the
+        number of optimizer steps, the compiled evaluation step (see
+        `mlm_step_functions`).
+    """
+    steps_per_epoch = max(1, int(np.ceil(len(train) / config.batch_size)))
+    steps = steps_per_epoch * config.epochs
+    optimizer = warmup_cosine_adamw(config.learning_rate, steps, config.warmup_fraction,
+                                    config.weight_decay)
+    optimizer.build(model.trainable_variables)
+    train_step, eval_step = mlm_step_functions(model, optimizer)
+    history = []
+    for epoch in range(config.epochs):
+        permutation = rng.permutation(train)
+        batches = range(steps_per_epoch)
+        bar = tqdm(batches, desc=f"pre-training epoch {epoch + 1}/{config.epochs}", unit="step",
+                   disable=verbose == 0, mininterval=5 if verbose == 2 else 0.1)
+        losses = []
+        for b in bar:
+            rows = permutation[b * config.batch_size:(b + 1) * config.batch_size]
+            ids, mask = crop_batch(content, tag_ids, rows, config.crop_length, tokenizer, rng)
+            inputs, targets, weights = mask_tokens(ids, mask, tokenizer.content_ids,
+                                                   tokenizer.mask_id, config.mask_rate, rng)
+            losses.append(float(train_step(inputs, mask.astype(np.int32), targets, weights)))
+            if b % 20 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        history.append(float(np.mean(losses)))
+        if verbose:
+            print(f"pre-training epoch {epoch + 1}: masked-LM loss {history[-1]:.4f}", flush=True)
+    return history, steps, eval_step
+
+
+def heldout_batches(content, tag_ids, heldout, config, tokenizer):
+    """Masked batches of the held-out rows, identical at every call (seed ``config.seed + 1``).
+
+    Yields:
+        ``(inputs, targets, weights, mask, ids)`` (see `mask_tokens`).
+    """
+    rng = np.random.default_rng(config.seed + 1)  # fixed crops and masks
+    for b in range(0, len(heldout), config.batch_size):
+        rows = heldout[b:b + config.batch_size]
+        ids, mask = crop_batch(content, tag_ids, rows, config.crop_length, tokenizer, rng)
+        yield (*mask_tokens(ids, mask, tokenizer.content_ids, tokenizer.mask_id, config.mask_rate,
+                            rng), mask, ids)
+
+
+def evaluate_mlm(eval_step, content, tag_ids, heldout, config, tokenizer):
+    """Masked-token accuracy, perplexity and cross-entropy on the held-out rows (`heldout_batches`)."""
+    total = correct = count = 0.0
+    for inputs, targets, weights, mask, _ in heldout_batches(content, tag_ids, heldout, config,
+                                                             tokenizer):
+        t, c, n = eval_step(inputs, mask.astype(np.int32), targets, weights)
+        total, correct, count = total + float(t), correct + float(c), count + float(n)
+    return {"masked_accuracy": correct / count, "perplexity": float(np.exp(total / count)),
+            "cross_entropy": total / count, "n_masked": int(count)}

@@ -1,11 +1,12 @@
 """deepbio's main script: ``python main.py --task ptm`` runs a task end to end.
 
-See ``python main.py --help`` and README.md.
+Same as ``deepbio run TASK``; ``--predict FILE`` = ``deepbio predict TASK --input FILE``,
+``--saliency FILE`` = ``deepbio interpret TASK --input FILE``. See README.md.
 """
 
 import sys
 
-from deepbio.cli import main
+from deepbio.cli import script_main
 
 if __name__ == "__main__":
-    sys.exit(main(script="main.py"))
+    sys.exit(script_main("main.py"))

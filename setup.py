@@ -14,7 +14,7 @@ def _requirements():
 
 setup(
     name="deepbio",
-    version="0.1.0",
+    version="0.2.0",
     description="Keras 3 deep learning for biological sequences: PTM, RNA modification, motif and multi-omic tasks.",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
@@ -25,5 +25,6 @@ setup(
     ),
     install_requires=_requirements(),
     extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

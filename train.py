@@ -1,11 +1,11 @@
 """Trains a task's model: cross-validation, then a final model (``model.keras``).
 
-``python train.py --task ptm``; see ``python train.py --help``.
+``python train.py --task ptm`` = ``deepbio train ptm``; see README.md.
 """
 
 import sys
 
-from deepbio.cli import main
+from deepbio.cli import script_main
 
 if __name__ == "__main__":
-    sys.exit(main(script="train.py"))
+    sys.exit(script_main("train.py"))

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from deepbio.data.pronab import load_pronab  # noqa: E402
+from deepbio.data.pronab import load_pronab, subset_complexes  # noqa: E402
 from deepbio.models.multiomic import (BindingAffinityRegressor, build_backbone,  # noqa: E402
                                       clone_backbone, make_tokenizer)
 from deepbio.tasks import binding  # noqa: E402
@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     print("load:", os.getloadavg())
     tokenizer = make_tokenizer()
-    frame = binding._subset(load_pronab().frame, args.complexes, 0)
+    frame = subset_complexes(load_pronab().frame, args.complexes, 0)
     encoded = encode_complexes(frame, tokenizer, args.max_protein_length)
     dg = frame["dg"].to_numpy()
     rows = np.arange(len(frame))

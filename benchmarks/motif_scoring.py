@@ -37,7 +37,9 @@ from deepbio.interpret.motif_aggregate import aggregate_scores
 from deepbio.interpret.motif_fast import MotifScorer
 from deepbio.interpret.motif_kmers import locate_kmers
 from deepbio.interpret.motif_naive import NaiveMotifScorer
+from deepbio.models.loading import load_task_model
 from deepbio.tasks import motif
+from deepbio.training.motif import train_basset
 
 
 def main(argv=None):
@@ -55,10 +57,10 @@ def main(argv=None):
 
     frame = load_sequences(default_input(args.data_dir))
     if Path(args.model).is_file():
-        model = motif.load_model(args.model)
+        model = load_task_model(args.model, "motif")
     else:
         print(f"{args.model} not found: training the default Basset-style CNN first")
-        model = motif.train(motif.MotifConfig(), args.data_dir, output_dir=None, verbose=2)["model"]
+        model = train_basset(motif.MotifConfig(), args.data_dir, verbose=2)["model"]
     sequences = frame["sequence"].tolist()[:args.sequences]
     x = fea.one_hot(sequences, alphabet="dna")
     occurrences = locate_kmers(sequences, args.motif_length, args.min_motif_count)

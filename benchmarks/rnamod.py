@@ -26,13 +26,15 @@ import numpy as np
 from deepbio.data.rnamod import available_modifications, load_rnamod, one_hot_rna
 from deepbio.interpret import naive_ism, saturation_mutagenesis
 from deepbio.tasks import rnamod
+from deepbio.models.rna_modification import vqrna_from_config as build_model
+from deepbio.training.rnamod import compile_model
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modifications", default="all")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed per modification (≥ 2)")
-    parser.add_argument("--preset", default="cpu", choices=sorted(rnamod.PRESETS))
+    parser.add_argument("--profile", default="cpu", choices=sorted(rnamod.PROFILES))
     parser.add_argument("--ism-windows", type=int, default=8)
     parser.add_argument("--naive-windows", type=int, default=1)
     parser.add_argument("--skip-training", action="store_true")
@@ -40,8 +42,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     names = (available_modifications("train", args.data_dir) if args.modifications == "all"
              else args.modifications.split(","))
-    config = rnamod.RNAModConfig.for_preset(args.preset, epochs=max(2, args.epochs))
-    print(f"preset {args.preset}: {config.sequence_length} nt, {config.num_layers} transformer layers, "
+    config = rnamod.RNAModConfig.for_profile(args.profile, epochs=max(2, args.epochs))
+    print(f"profile {args.profile}: {config.sequence_length} nt, {config.num_layers} transformer layers, "
           f"batch {config.batch_size}; load {os.getloadavg()[0]:.2f} (1-min average)", flush=True)
     model = None
     if not args.skip_training:
@@ -51,7 +53,7 @@ def main(argv=None):
             train = load_rnamod("train", name, config.sequence_length, args.data_dir)
             x = one_hot_rna(train.sequences)
             y = train.labels[:, None].astype("float32")
-            model = rnamod.compile_model(rnamod.build_model(config, [name]), config)
+            model = compile_model(build_model(config, [name]), config)
             times = []
             for _ in range(config.epochs):
                 start = time.perf_counter()
@@ -62,7 +64,7 @@ def main(argv=None):
             print(f"{name:<12} {len(x):>8} {seconds:>8.1f} {len(x) / seconds:>10.0f}", flush=True)
     name = names[0]
     if model is None:
-        model = rnamod.build_model(config, [name])
+        model = build_model(config, [name])
     valid = load_rnamod("valid", name, config.sequence_length, args.data_dir)
     positives = one_hot_rna([s for s, l in zip(valid.sequences, valid.labels) if l == 1])
     classifier = model.classifier()

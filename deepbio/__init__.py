@@ -1,7 +1,56 @@
 """deepbio: Keras 3 models and pipelines for deep learning on biological sequences.
 
-Importing the package registers its custom layers and models with Keras, so a
-saved ``.keras`` model of any task loads with ``keras.models.load_model``.
+``import deepbio`` registers every custom layer and model with Keras (deepbio's
+and those of ``Feature_extraction_algorithms``), so a saved ``.keras`` model of
+any task loads with ``keras.models.load_model``. Registration happens as soon
+as Keras is imported (at once when it already is), so ``import deepbio.data``
+alone does not start TensorFlow.
 """
 
-from deepbio import layers, models  # noqa: F401  (registers custom objects)
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+__version__ = "0.2.0"
+
+# Modules whose import registers custom objects (``@keras.saving.register_keras_serializable``).
+REGISTERING_MODULES = ("deepbio.layers", "deepbio.models", "Feature_extraction_algorithms.layers")
+
+
+def register_custom_objects():
+    """Imports the modules that register deepbio's Keras objects (imports Keras)."""
+    for name in REGISTERING_MODULES:
+        importlib.import_module(name)
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Runs `register_custom_objects` right after ``keras`` itself is imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            register_custom_objects()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "keras" in sys.modules:
+    register_custom_objects()
+elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())
+
+
+def __getattr__(name):  # PEP 562: ``deepbio.models`` etc. without an explicit import
+    if name in ("layers", "models", "data", "interpret", "metrics", "tasks", "utils", "losses"):
+        return importlib.import_module(f"deepbio.{name}")
+    raise AttributeError(f"module 'deepbio' has no attribute {name!r}")

@@ -5,7 +5,9 @@
 * masked-LM pre-training (OmniBioTE): `unigram_baseline`, per-modality
   token frequencies scored on the held-out masked tokens;
 * RNA modification (VQ-RNA): `kmer_baseline`, k-mer counts + logistic
-  regression.
+  regression;
+* PTM (OmniK-PTM): `always_a_baseline`, the answer "acetylation only" for
+  every window (the majority label combination).
 """
 
 import numpy as np
@@ -98,3 +100,23 @@ def kmer_baseline(train, others, length=51, k_max=4, seed=0):
         LogisticRegression(C=0.1, max_iter=3000, random_state=seed))
     pipeline.fit(crop(train), train.labels)
     return [pipeline.predict_proba(crop(d))[:, 1] if d is not None else None for d in others]
+
+
+# ---------------------------------------------------------------------------------------------
+# PTM
+# ---------------------------------------------------------------------------------------------
+def always_a_baseline(labels, classes):
+    """The trivial answer "acetylation only" for every window, scored like the model.
+
+    Args:
+        labels: int array (n, 4), columns a, c, m, s.
+        classes: int array (n,), the label-combination codes 1..11.
+
+    Returns:
+        The metric block of `deepbio.training.ptm.evaluate`.
+    """
+    from deepbio.training.ptm import evaluate
+
+    probabilities = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]]), (len(labels), 1))
+    return evaluate(labels, classes, probabilities, np.full(4, 0.5))
+

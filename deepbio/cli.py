@@ -1,232 +1,362 @@
-"""Command-line interface shared by ``main.py`` and ``train.py``."""
+"""The ``deepbio`` command: ``deepbio {run,train,predict,interpret} TASK [flags]``.
+
+``python main.py --task X`` and ``python train.py --task X`` are the classic
+scripts; they translate their arguments (`legacy_argv`) and call `main`.
+
+Every failure a user can cause ends as one line on stderr,
+``deepbio: error: <what, where, how to fix>``, with exit status 2 (bad usage or
+bad input) or 1 (anything else); ``--debug`` shows the traceback instead.
+Flags are generated from the chosen task's config (`deepbio.tasks.base`), so
+``deepbio run ptm --help`` lists only what ptm takes, with defaults, and a
+flag another task takes is an error.
+"""
 
 import argparse
 import dataclasses
-import functools
-import importlib
-import json
 import os
 import sys
+import textwrap
+import warnings
+
+from deepbio.tasks.base import (MODES, TASKS, config_fields, config_from_dict, get_task,
+                                read_params, tuple_item_type)
+
+PROG = "deepbio"
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+MODE_HELP = {
+    "run": "train, evaluate and interpret (the full pipeline; = python main.py --task TASK)",
+    "train": "train only: cross-validation and the final model (= python train.py --task TASK)",
+    "predict": "predict new sequences with a trained model (--model, --input)",
+    "interpret": "saliency / ISM / motif scores of a trained model on sequences (--model, --input)",
+}
 
 
-# Tasks whose module provides ``add_arguments(parser)`` (task-specific flags
-# only) and ``cli_main(args, output, script) -> int``. ptm and motif live here.
-EXTERNAL_TASKS = {"pretrain": "deepbio.tasks.binding", "binding": "deepbio.tasks.binding",
-                  "rnamod": "deepbio.tasks.rnamod"}
+class UsageError(Exception):
+    """Bad command-line usage (exit status 2)."""
 
 
-def _shared_arguments(parser):
-    """Flags several tasks take; ``None`` means the task's own default (see ``given``)."""
-    group = parser.add_argument_group(
-        "training (shared)", "default: each task's own (see README); None-valued flags are filled "
-                             "from the task's config")
-    group.add_argument("--epochs", type=int, default=None)
-    group.add_argument("--batch-size", type=int, default=None)
-    group.add_argument("--learning-rate", type=float, default=None)
-    group.add_argument("--patience", type=int, default=None, help="early-stopping patience (epochs)")
-    group.add_argument("--dropout", type=float, default=None)
-    group.add_argument("--seed", type=int, default=None, help="default 0")
-    group.add_argument("--folds", type=int, default=None, help="cross-validation folds; 0 skips CV")
-    group.add_argument("--hidden-dim", type=int, default=None, help="model width")
-    group.add_argument("--num-heads", type=int, default=None, help="attention heads")
-    group.add_argument("--num-layers", type=int, default=None, help="transformer layers")
-    group.add_argument("--intermediate-dim", type=int, default=None,
-                       help="feed-forward width")
-    group.add_argument("--profile", choices=["cpu", "gpu"], default="cpu",
-                       help="rnamod, binding: 'cpu' sizes that fit a 2-core CPU (default) or 'gpu' "
-                            "the upstream / paper settings")
-    group.add_argument("--saliency-windows", type=int, default=None,
-                       help="windows per saliency map (ptm: 512; rnamod: 64 per modification)")
-    group.add_argument("--model", metavar="MODEL.keras",
-                       help="a trained model (ptm, rnamod: the run's model.keras; motif: any "
-                            ".keras/.h5 on one-hot DNA)")
-    group.add_argument("--predict", metavar="SEQS.fasta",
-                       help="predict with --model: ptm every K of these proteins; rnamod these "
-                            "RNA windows")
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``deepbio: error: ...``, exit status 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _ptm_arguments(parser):
-    from deepbio.tasks.ptm import RESIDUE_ENCODERS, PTMConfig
-
-    defaults = PTMConfig()
-    group = parser.add_argument_group("ptm")
-    group.add_argument("--sampler", default=defaults.sampler,
-                       choices=["adaptive", "cluster_centroids", "random", "nearmiss", "none"])
-    group.add_argument("--keep-fraction", type=float, default=defaults.keep_fraction,
-                       help="fraction of class 1 the sampler keeps")
-    group.add_argument("--residue-encoders", default=",".join(defaults.residue_encoders),
-                       help=f"comma-separated subset of {','.join(RESIDUE_ENCODERS)}")
-    group.add_argument("--no-pstaap-cross-fit", action="store_true",
-                       help="training rows get in-sample PSTAAP values")
-    group.add_argument("--label-weighting", action="store_true")
-    group.add_argument("--no-threshold-tuning", action="store_true")
-    for name in ("conv_filters", "gru_units"):
-        group.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    group.add_argument("--max-windows", type=int, default=None,
-                       help="use a stratified subset of the training split")
-    group.add_argument("--saliency", metavar="WINDOWS.fasta",
-                       help="saliency maps for these 49-residue windows with --model")
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
 
 
-def _motif_arguments(parser):
-    from deepbio.tasks.motif import MotifConfig
-
-    defaults = MotifConfig()
-    group = parser.add_argument_group(
-        "motif", "DeepASMM motif autonomy / context synergy (also uses the shared training flags "
-                 "and --model)")
-    group.add_argument("--input", metavar="SEQS.csv|SEQS.fasta",
-                       help="sequences to score (CSV with a 'Seqs' column, or FASTA); "
-                            "default: DeepASMM's Basset 8988T sequences")
-    group.add_argument("--motif-length", type=int, default=defaults.motif_length,
-                       choices=range(4, 13), metavar="{4..12}", help="k-mer length")
-    group.add_argument("--min-motif-count", type=int, default=defaults.min_motif_count)
-    group.add_argument("--top-r", default=defaults.top_r,
-                       help="fraction of each motif's top occurrences averaged, or 'all'")
-    group.add_argument("--min-top-r-num", type=int, default=defaults.min_top_r_num)
-    group.add_argument("--output-index", default=defaults.output_index,
-                       help="model output(s) scored: 'all' (summed) or e.g. '0' or '0,3'")
-    group.add_argument("--engine", default=defaults.engine, choices=["fast", "naive"])
-    group.add_argument("--scoring-batch-size", type=int, default=defaults.scoring_batch_size)
-    group.add_argument("--jaspar-top", type=int, default=defaults.jaspar_top,
-                       help="top motifs per score annotated with JASPAR (0: none)")
-    group.add_argument("--max-sequences", type=int, default=None,
-                       help="use only the first N sequences")
-    group.add_argument("--cnn-filters", default=",".join(map(str, defaults.filters)))
-    group.add_argument("--cnn-kernels", default=",".join(map(str, defaults.kernel_sizes)))
-    group.add_argument("--cnn-pools", default=",".join(map(str, defaults.pool_sizes)))
-    group.add_argument("--dense-units", default=",".join(map(str, defaults.dense_units)))
+def _one_line(text):
+    return " ".join(str(text).split())
 
 
-def build_parser(script):
-    parser = argparse.ArgumentParser(prog=script, description=(
-        "deepbio: deep learning on biological sequences. "
-        "Data is found through --data-dir, $DEEPBIO_DATA, the Keras cache, or downloaded."))
-    parser.add_argument("--task", required=True, choices=["ptm", "motif", *EXTERNAL_TASKS])
-    parser.add_argument("--data-dir", default=None, help="local data mirror (else $DEEPBIO_DATA)")
-    parser.add_argument("--output", default=None, help="output folder (default runs/<task>)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="mixed_float16 (use on a GPU)")
-    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
-                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 silent")
-    _shared_arguments(parser)
-    _ptm_arguments(parser)
-    _motif_arguments(parser)
-    modules = []
-    for module_name in EXTERNAL_TASKS.values():
-        if module_name not in modules:
-            modules.append(module_name)
-            importlib.import_module(module_name).add_arguments(parser)
+def _display(value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "(none)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def _parse_tuple(item_type, flag):
+    def parse(text):
+        try:
+            return tuple(item_type(v.strip()) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--{flag} takes comma-separated {item_type.__name__} values, got {text!r}") from None
+    return parse
+
+
+def _checked(parse, flag):
+    def checked(text):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"--{flag} {text!r}: {_one_line(error)}") from None
+    checked.__name__ = flag
+    return checked
+
+
+def _parse_scalar(kind, flag):
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"--{flag} takes {what}, got {text!r}") from None
+    return parse
+
+
+def _add_config_flags(parser, task, skip=()):
+    """One flag per config field (but ``skip``), defaults shown from each profile's config."""
+    bases = {name: task.base_config(name) for name in (task.profiles or {None: None})}
+    default = next(iter(bases.values()))
+    groups = {}
+    for field, meta, annotation in config_fields(task.config_class):
+        if field.name in skip:
+            continue
+        flag = meta.get("flag") or field.name.replace("_", "-")
+        shown = f"default {_display(getattr(default, field.name))}"
+        for name, config in list(bases.items())[1:]:
+            if getattr(config, field.name) != getattr(default, field.name):
+                shown += f"; profile {name}: {_display(getattr(config, field.name))}"
+        owner = next(k for k in reversed(task.config_class.__mro__)
+                     if field.name in getattr(k, "__dataclass_fields__", {}))
+        title = "shared training options" if owner.__module__ == "deepbio.tasks.base" else f"{task.name} options"
+        group = groups.setdefault(title, parser.add_argument_group(title))
+        help_text = f"{meta.get('help') or ''} ({shown})"
+        kwargs = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
+        base_type = annotation
+        if annotation is bool:
+            group.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if meta.get("parse"):
+            kwargs["type"] = _checked(meta["parse"], flag)
+        elif base_type is tuple or getattr(base_type, "__origin__", None) is tuple:
+            kwargs["type"] = _parse_tuple(tuple_item_type(base_type), flag)
+            kwargs["metavar"] = meta.get("metavar") or "A,B,..."
+        elif base_type in (int, float):
+            kwargs["type"] = _parse_scalar(base_type, flag)
+            kwargs["metavar"] = "N" if base_type is int else "X"
+        if meta.get("choices") is not None and "metavar" not in kwargs and base_type is not tuple:
+            kwargs["choices"] = meta["choices"]
+        if meta.get("metavar"):
+            kwargs["metavar"] = meta["metavar"]
+        group.add_argument(f"--{flag}", **kwargs)
+
+
+def _add_common(parser, task_name, mode):
+    group = parser.add_argument_group("run options")
+    if mode == "predict":
+        group.add_argument("--output", default=None, metavar="PATH",
+                           help=f"a .csv file, or a folder for predictions.csv "
+                                f"(default runs/{task_name}/predictions.csv)")
+    else:
+        group.add_argument("--output", default=None, metavar="DIR",
+                           help=f"output folder (default runs/{task_name})")
+    group.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="local data mirror (default $DEEPBIO_DATA, then the Keras cache)")
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0 silent, 1 progress (bars on a terminal, a line per epoch "
+                            "otherwise), 2 also TensorFlow's own log (default 1)")
+    group.add_argument("--debug", action="store_true",
+                       help="show the Python traceback of a failure")
+    return group
+
+
+def _task_parser(subparsers, task, mode):
+    description = textwrap.fill(task.description, 96)
+    if task.example:
+        description += "\n\nexample:\n  " + task.example.replace("\n", "\n  ")
+    parser = subparsers.add_parser(task.name, help=TASKS[task.name][1], description=description,
+                                   formatter_class=_formatter)
+    group = _add_common(parser, task.name, mode)
+    if mode in ("run", "train"):
+        group.add_argument("--config", metavar="PARAMS.json", default=None,
+                            help="start from a run's params.json (flags given here override it)")
+        if task.profiles:
+            group.add_argument("--profile", choices=sorted(task.profiles), default="cpu",
+                                help="run size: 'cpu' fits a 2-core CPU, 'gpu' the upstream / "
+                                     "paper settings (default cpu)")
+        _add_config_flags(parser, task)
+    else:
+        what = task.predict_input if mode == "predict" else task.interpret_input
+        group.add_argument("--model", required=True, metavar="MODEL",
+                            help="a trained model (a run's model.keras, or its run folder)")
+        group.add_argument("--input", required=True, metavar="FILE", help=what)
+    task.add_arguments(parser, mode)
     return parser
 
 
-def given(args, defaults, name):
-    """A shared flag's value, or the task's own default when the flag was not given (None)."""
-    value = getattr(args, name)
-    return getattr(defaults, name) if value is None else value
+def build_parser(argv=()):
+    """The argument parser; only the task named in ``argv`` gets its flags (lazy import)."""
+    parser = _Parser(prog=PROG, formatter_class=_formatter, description=(
+        "deepbio: deep learning on biological sequences (Keras 3 / TensorFlow).\n\n"
+        "tasks:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in TASKS.items()) +
+        "\n\nexit status: 0 success, 2 bad usage or bad input, 1 other failures."),
+        epilog="example: deepbio run ptm --epochs 5   ·   deepbio run ptm --help")
+    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join(MODES) + "}", required=True)
+    argv = list(argv)
+    chosen_mode = argv[0] if argv and argv[0] in MODES else None
+    chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
+    for mode in MODES:
+        sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
+                               formatter_class=_formatter)
+        tasks = sub.add_subparsers(dest="task", metavar="TASK", required=True)
+        for name, (_, text) in TASKS.items():
+            if mode == chosen_mode and name == chosen_task:
+                task = get_task(name)
+                if (mode == "predict" and not task.predict_input) or (
+                        mode == "interpret" and not task.interpret_input):
+                    raise UsageError(f"task {name} has no {mode} mode; see '{PROG} --help'")
+                _task_parser(tasks, task, mode)
+            else:
+                tasks.add_parser(name, help=text)
+    return parser
 
 
-def ptm_config(args):
-    from deepbio.tasks.ptm import PTMConfig
+def build_config(task, args):
+    """The run's config: profile → ``--config`` file → flags (each overriding the last).
 
-    option = functools.partial(given, args, PTMConfig())
+    Raises:
+        ValueError: a bad value (naming the flag) or a bad parameters file.
+    """
+    config = task.base_config(getattr(args, "profile", None))
+    if getattr(args, "config", None):
+        values = read_params(args.config, task.name, task.config_class)
+        config = config_from_dict(task.config_class, {**dataclasses.asdict(config), **values},
+                                  source=f"--config {args.config}")
+    changes = {field.name: getattr(args, field.name) for field, _, _ in config_fields(task.config_class)
+               if hasattr(args, field.name)}
+    config = dataclasses.replace(config, **changes)
+    return task.apply_arguments(config, args, args.mode)
 
-    return PTMConfig(
-        epochs=option("epochs"), batch_size=option("batch_size"), learning_rate=option("learning_rate"),
-        patience=option("patience"), folds=option("folds"), seed=option("seed"), sampler=args.sampler,
-        keep_fraction=args.keep_fraction,
-        residue_encoders=tuple(e.strip() for e in args.residue_encoders.split(",") if e.strip()),
-        pstaap_cross_fit=not args.no_pstaap_cross_fit, label_weighting=args.label_weighting,
-        tune_thresholds=not args.no_threshold_tuning, conv_filters=args.conv_filters,
-        hidden_dim=option("hidden_dim"), num_heads=option("num_heads"), gru_units=args.gru_units,
-        intermediate_dim=option("intermediate_dim"), dropout=option("dropout"),
-        mixed_precision=args.mixed_precision, max_windows=args.max_windows,
-        saliency_windows=option("saliency_windows"))
+
+def _keras_verbosity(verbose):
+    return 0 if verbose == 0 else (1 if sys.stdout.isatty() else 2)
 
 
-def main(argv=None, script="main.py"):
-    """Runs a task; ``script="train.py"`` trains only (CV + final model)."""
-    args = build_parser(script).parse_args(argv)
-    output = args.output or os.path.join("runs", args.task)
-    if args.task in EXTERNAL_TASKS:
-        return importlib.import_module(EXTERNAL_TASKS[args.task]).cli_main(args, output, script)
-    if args.task == "motif":
-        return _motif_main(args, output, script)
-    from deepbio.tasks import ptm
+def quiet_tensorflow(show_logs=False):
+    """Imports TensorFlow with its C++ start-up log silenced (unless ``show_logs`` or the user set
+    ``TF_CPP_MIN_LOG_LEVEL``)."""
+    if show_logs or "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        import tensorflow as tf  # absl writes to fd 2 before its log level applies
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+    tf.get_logger().setLevel("ERROR")  # retracing notices and other Python-side warnings
 
-    if args.predict or args.saliency:
-        if not args.model:
-            raise SystemExit("--predict and --saliency need --model path/to/model.keras")
-        if args.predict:
-            path = os.path.join(output, "predictions.csv")
-            frame = ptm.predict_proteins(args.predict, args.model, path)
-            print(f"{len(frame)} lysine sites of {frame['protein'].nunique()} proteins → {path}")
-        if args.saliency:
-            files = ptm.saliency_for_fasta(args.saliency, args.model, output)
-            print("saliency maps:", ", ".join(str(f) for f in files))
+
+def _execute(args):
+    from deepbio.tasks.run_folder import RunFolder, check_output_dir, run_task
+
+    task = get_task(args.task)
+    verbose = _keras_verbosity(args.verbose)
+    if args.mode in ("run", "train"):
+        config = build_config(task, args)
+        output = args.output or os.path.join("runs", task.name)
+        report = run_task(task.name, output, config, args.mode, args.data_dir, verbose)
+        for line in task.summary(report):
+            print(line)
+        print(f"outputs in {output}/")
         return 0
-    config = ptm_config(args)
-    if script == "train.py":
-        config = dataclasses.replace(config, saliency_windows=0)
-    report = ptm.run(config, output, args.data_dir, verbose=args.verbose,
-                     evaluate_test=script != "train.py")
-    summary = {k: report[k] for k in ("cv", "test") if report.get(k)}
-    for split, block in summary.items():
-        print(f"{split}: " + ", ".join(f"{m}={block[m]:.4f}" for m in
-                                       ("aiming", "coverage", "accuracy", "absolute_true", "absolute_false")))
-    print(f"always-'a' baseline (cv): absolute_true={report['baseline_cv']['absolute_true']:.4f} "
-          f"aiming={report['baseline_cv']['aiming']:.4f}")
-    print(f"seconds: {json.dumps(report['seconds'])}; outputs in {output}/")
+    if args.mode == "predict":
+        output = args.output or os.path.join("runs", task.name)
+        path = output if output.lower().endswith(".csv") else os.path.join(output, "predictions.csv")
+        check_output_dir(os.path.dirname(path) or ".")
+        args.verbose_keras = verbose
+        print(task.predict(args.model, args.input, path, args))
+        return 0
+    output = args.output or os.path.join("runs", task.name)
+    if task.interpret_uses_config:
+        config = dataclasses.replace(build_config(task, args), model=args.model, input=args.input)
+        with RunFolder(output, task.name, config, "interpret", args.data_dir, verbose) as folder:
+            report = task.interpret(config, folder)
+        for line in task.summary(report):
+            print(line)
+        print(f"outputs in {output}/")
+        return 0
+    check_output_dir(output)
+    args.verbose_keras = verbose
+    print(task.interpret(args.model, args.input, output, args))
     return 0
 
 
-def _int_tuple(text, name):
+USER_ERRORS = (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+               PermissionError, UnicodeDecodeError, UsageError)
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status (0, 1 or 2).
+
+    Args:
+        argv: list of str (default ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    quiet_tensorflow(show_logs=debug or any(a in ("--verbose=2",) for a in argv) or
+                     any(a == "--verbose" and b == "2" for a, b in zip(argv, argv[1:])))
+    if not debug:
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise SystemExit(f"--{name} must be comma-separated integers, got {text!r}") from None
+        args = build_parser(argv).parse_args(argv)
+        return _execute(args)
+    except SystemExit as exit_:  # --help, or argparse's own exit
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001  (the command line never shows a traceback)
+        if debug:
+            raise
+        print(f"{PROG}: error: {type(error).__name__}: {_one_line(error)} "
+              f"(run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILURE
 
 
-def motif_config(args):
-    from deepbio.tasks.motif import MotifConfig
+def legacy_argv(argv, script):
+    """``main.py``/``train.py`` arguments → ``deepbio`` arguments.
 
-    option = functools.partial(given, args, MotifConfig())
+    ``--task X`` picks the task; ``train.py`` means ``train``; with
+    ``main.py``, ``--predict FILE`` means ``predict --input FILE`` and
+    ``--saliency FILE`` means ``interpret --input FILE``; otherwise ``run``.
 
-    return MotifConfig(
-        motif_length=args.motif_length, min_motif_count=args.min_motif_count, top_r=args.top_r,
-        min_top_r_num=args.min_top_r_num, output_index=args.output_index, engine=args.engine,
-        scoring_batch_size=args.scoring_batch_size, jaspar_top=args.jaspar_top,
-        max_sequences=args.max_sequences, epochs=option("epochs"), batch_size=option("batch_size"),
-        learning_rate=option("learning_rate"), patience=option("patience"), seed=option("seed"),
-        dropout=option("dropout"), filters=_int_tuple(args.cnn_filters, "cnn-filters"),
-        kernel_sizes=_int_tuple(args.cnn_kernels, "cnn-kernels"),
-        pool_sizes=_int_tuple(args.cnn_pools, "cnn-pools"),
-        dense_units=_int_tuple(args.dense_units, "dense-units"))
+    Raises:
+        UsageError: no ``--task``.
+    """
+    argv = list(argv)
+    task, rest, mode, i = None, [], "train" if script == "train.py" else "run", 0
+    while i < len(argv):
+        arg = argv[i]
+        name, _, value = arg.partition("=")
+        takes = name in ("--task", "--predict", "--saliency")
+        if takes and not value:
+            if i + 1 >= len(argv):
+                raise UsageError(f"{name} needs a value")
+            value, i = argv[i + 1], i + 1
+        if name == "--task" and takes:
+            task = value
+        elif name == "--predict" and takes and script != "train.py":
+            mode, rest = "predict", rest + ["--input", value]
+        elif name == "--saliency" and takes and script != "train.py":
+            mode, rest = "interpret", rest + ["--input", value]
+        else:
+            rest.append(arg)
+        i += 1
+    if task is None:
+        if any(a in ("-h", "--help") for a in rest):
+            return ["--help"]
+        raise UsageError(f"{script} needs --task, one of {', '.join(TASKS)} "
+                         f"(e.g. python {script} --task ptm)")
+    return [mode, task, *rest]
 
 
-def _motif_main(args, output, script):
-    """``--task motif``: train.py trains the CNN only; main.py trains (or loads) and scores."""
-    from deepbio.tasks import motif
-
+def script_main(script, argv=None):
+    """Entry point of the classic scripts ``main.py`` and ``train.py``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        config = motif_config(args)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    train_only = script == "train.py"
-    if train_only and args.model:
-        raise SystemExit("train.py --task motif trains the CNN; --model is for main.py")
-    report = motif.run(config, output, args.data_dir, verbose=args.verbose, model_path=args.model,
-                       input_path=args.input, train_only=train_only)
-    if report.get("heldout"):
-        print(f"held-out AUROC: {report['heldout']['auroc']:.4f}")
-    if report.get("scoring"):
-        s = report["scoring"]
-        print(f"{s['motifs']} motifs of length {s['k']} ({s['occurrences']} occurrences) scored → "
-              f"{output}/motif_scores.csv")
-    for row in report.get("top_motifs", [])[:10]:
-        if row["ranked_by"] == "autonomous_functionality":
-            print(f"  AF #{row['rank']:<2} {row['motif']}  AF={row['autonomous_functionality_score']:.4f} "
-                  f"SCS={row['sequence_context_synergy_score']:.4f}  JASPAR {row['jaspar_id']} "
-                  f"{row['jaspar_name']} (score {row['jaspar_score']:.2f}, E={row['jaspar_e_value']:.2g})")
-    print(f"seconds: {json.dumps(report['seconds'])}; outputs in {output}/")
-    return 0
+        translated = legacy_argv(argv, script)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return main(translated)

@@ -100,24 +100,3 @@ def test_jaspar_sites_match_pronab_accessions(pronab):
     summary = binding_specificity.summarize_jaspar(
         queries, np.where(queries["kind"] == "mutant", -8.0, -9.0))
     assert summary["mean_ddg"] == pytest.approx(1.0) and summary["fraction_weaker"] == 1.0
-
-
-def test_cli_defaults_and_shared_flags():
-    import dataclasses
-
-    from deepbio import cli
-
-    parse = lambda *argv: cli.build_parser("main.py").parse_args(list(argv))
-    assert binding.binding_config(parse("--task", "binding")) == binding.BindingConfig()
-    assert binding.pretrain_config(parse("--task", "pretrain")) == binding.PretrainConfig()
-    config = binding.binding_config(parse("--task", "binding", "--epochs", "3", "--folds", "5",
-                                          "--seed", "7", "--hidden-dim", "64", "--full-attention",
-                                          "--pretrain-epochs", "1"))
-    assert (config.epochs, config.folds, config.seed, config.hidden_dim) == (3, 5, 7, 64)
-    assert not config.isolate_protein and not config.pretraining.isolate_protein
-    assert (config.pretraining.epochs, config.pretraining.seed) == (1, 7)
-    paper = binding.binding_config(parse("--task", "binding", "--profile", "gpu"))
-    assert (paper.preset, paper.epochs, paper.batch_size, paper.isolate_protein) == ("xl", 32, 256, False)
-    assert dataclasses.replace(paper, seed=0) == binding.paper_profile()
-    pre = binding.pretrain_config(parse("--task", "pretrain", "--epochs", "4", "--corpus", "a.fa,b.fa"))
-    assert (pre.epochs, pre.corpus) == (4, ("a.fa", "b.fa"))

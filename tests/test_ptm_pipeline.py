@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 
 import Feature_extraction_algorithms as fea
+from deepbio.models.ptm.features import residue_features
+from deepbio.models.ptm.sequence_model import ptm_sequence_model
 from deepbio.tasks import ptm
+from deepbio.training.ptm import build_classifier, decode, pstaap_features, tune_thresholds
 
 ALPHABET = fea.PROTEIN_ALPHABET
 
@@ -17,7 +20,7 @@ def _windows(n, seed=0):
 
 def test_decode_never_returns_an_empty_set():
     p = np.array([[0.9, 0.2, 0.1, 0.1], [0.3, 0.45, 0.1, 0.2], [0.6, 0.7, 0.1, 0.8]])
-    out = ptm.decode(p, np.array([0.5, 0.5, 0.5, 0.5]))
+    out = decode(p, np.array([0.5, 0.5, 0.5, 0.5]))
     assert out.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [1, 1, 0, 1]]
 
 
@@ -25,10 +28,10 @@ def test_tune_thresholds_finds_the_separating_cut():
     # Label 1 is positive exactly when its probability exceeds 0.3: a 0.5 cut misses two.
     labels = np.array([[1, 0], [1, 1], [1, 1], [1, 0], [1, 0]])
     p = np.array([[0.9, 0.1], [0.9, 0.35], [0.9, 0.4], [0.9, 0.2], [0.9, 0.25]])
-    assert (ptm.decode(p, np.array([0.5, 0.5])) == labels).all(axis=1).mean() == pytest.approx(0.6)
-    thresholds = ptm.tune_thresholds(labels, p)
+    assert (decode(p, np.array([0.5, 0.5])) == labels).all(axis=1).mean() == pytest.approx(0.6)
+    thresholds = tune_thresholds(labels, p)
     assert 0.25 < thresholds[1] <= 0.35
-    assert (ptm.decode(p, thresholds) == labels).all(axis=1).mean() == 1.0
+    assert (decode(p, thresholds) == labels).all(axis=1).mean() == 1.0
 
 
 def test_pstaap_cross_fit_gives_out_of_fold_values():
@@ -37,8 +40,8 @@ def test_pstaap_cross_fit_gives_out_of_fold_values():
     labels[:20, 0] = 1
     labels[20:, 1] = 1
     labels[:10, 2] = 1
-    encoder, in_fold, (other,) = ptm.pstaap_features(windows, labels, [windows[:3]], cross_fit=False, seed=0)
-    _, out_of_fold, (other_cf,) = ptm.pstaap_features(windows, labels, [windows[:3]], cross_fit=True, seed=0)
+    encoder, in_fold, (other,) = pstaap_features(windows, labels, [windows[:3]], cross_fit=False, seed=0)
+    _, out_of_fold, (other_cf,) = pstaap_features(windows, labels, [windows[:3]], cross_fit=True, seed=0)
     np.testing.assert_array_equal(other, other_cf)  # held-out rows: the same full-data table
     np.testing.assert_array_equal(in_fold, encoder.transform(windows))
     assert not np.allclose(in_fold, out_of_fold)
@@ -66,10 +69,10 @@ def test_exported_model_equals_feature_pipeline(tmp_path):
     mean, std = raw.mean(axis=0), raw.std(axis=0) + 1e-12
     config = ptm.PTMConfig(conv_filters=4, hidden_dim=8, num_heads=2, gru_units=4, intermediate_dim=8,
                            residue_encoders=encoders)
-    residues = ptm.residue_features(windows, encoders)
-    classifier = ptm.build_classifier(config, residues.shape[-1])
+    residues = residue_features(windows, encoders)
+    classifier = build_classifier(config, residues.shape[-1])
     expected = classifier.predict([((raw - mean) / std)[:, :, None], residues], verbose=0)
-    model = ptm.export_model(classifier, encoder, (mean, std ** 2), encoders)
+    model = ptm_sequence_model(classifier, encoder, (mean, std ** 2), encoders)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)

@@ -13,7 +13,7 @@ def _commands():
 def test_readme_has_the_two_setup_commands():
     commands = _commands()
     assert any(c.endswith("python main.py --task ptm") for c in commands)
-    assert any(c.endswith("python -m pytest -q") for c in commands)
+    assert any(c.endswith("DEEPBIO_DATA=../shared/data python -m pytest -q") for c in commands)
 
 
 def test_ci_runs_the_readme_test_command():

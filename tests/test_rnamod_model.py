@@ -8,7 +8,8 @@ from deepbio.data.rnamod import (check_rna_windows, load_rnamod, modification_in
 from deepbio.losses import masked_binary_crossentropy
 from deepbio.models import VQRNA
 from deepbio.models.rna_modification import latent_centre, latent_length
-from deepbio.tasks.rnamod import RNAModConfig, compile_model
+from deepbio.tasks.rnamod import RNAModConfig
+from deepbio.training.rnamod import compile_model
 
 TINY = dict(encoder_filters=(8, 16), hidden_dim=16, num_embeddings=32, num_layers=1, num_heads=2,
             intermediate_dim=16, head_dim=8)
@@ -117,16 +118,3 @@ def test_load_rnamod_real_counts(data_dir):
         load_rnamod("train", "m6A", 201, data_dir)
     with pytest.raises(ValueError, match="odd"):
         load_rnamod("train", "Am", 200, data_dir)
-
-
-def test_cli_defaults_are_the_cpu_preset_and_flags_override():
-    from deepbio import cli
-    from deepbio.tasks.rnamod import config_from_args
-
-    parse = lambda *argv: cli.build_parser("main.py").parse_args(["--task", "rnamod", *argv])  # noqa: E731
-    assert config_from_args(parse()) == RNAModConfig() == RNAModConfig.for_preset("cpu")
-    gpu = config_from_args(parse("--profile", "gpu", "--epochs", "3", "--modifications", "Am,Psi"))
-    assert (gpu.sequence_length, gpu.num_layers, gpu.patience, gpu.epochs) == (501, 6, 30, 3)
-    assert gpu.modifications == ("Am", "Psi")
-    with pytest.raises(ValueError, match="unknown RNA modification"):
-        config_from_args(parse("--modifications", "Am,m7G"))

@@ -145,3 +145,27 @@ def protein_grouped_folds(groups, n_splits=10, seed=0):
         raise ValueError(f"{len(np.unique(groups))} proteins cannot make {n_splits} grouped folds")
     splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     return [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(groups, groups=groups)]
+
+
+def subset_complexes(frame, max_complexes, seed):
+    """Whole proteins, in random (seeded) order, until ``max_complexes`` complexes.
+
+    Args:
+        frame: `load_pronab` frame (a ``group`` column per protein).
+        max_complexes: int or None (None: all).
+        seed: int.
+
+    Returns:
+        The subset, index reset.
+    """
+    if not max_complexes or max_complexes >= len(frame):
+        return frame.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    keep, total = [], 0
+    sizes = frame.groupby("group").size()
+    for group in rng.permutation(sizes.index.to_numpy()):
+        if total >= max_complexes:
+            break
+        keep.append(group)
+        total += int(sizes[group])
+    return frame[frame["group"].isin(keep)].reset_index(drop=True)

@@ -14,29 +14,27 @@ VQ-RNA's release, so 8 can be trained; m1A is reported as untrainable.
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from deepbio.baselines import kmer_baseline
 from deepbio.data.rnamod import (RNAMOD_NAMES, available_modifications, check_rna_windows,
                                  load_rnamod, modification_index, one_hot_rna)
-from deepbio.losses import masked_binary_crossentropy
 from deepbio.metrics import binary_metrics
-from deepbio.models import VQRNA
-from deepbio.utils import atomic_path, save_figure, write_csv, write_json
+from deepbio.tasks.base import (EarlyStoppingConfig, Task, TrainingConfig, TransformerSizeConfig,
+                                option)
+from deepbio.utils import write_csv
 
 METRICS = ("acc", "sensitivity", "specificity", "mcc", "auroc", "auprc")
 
-# Shared-flag values and sizes per preset. "gpu" is upstream's protocol
-# (train_VQRNA.py: 501 nt, 300 epochs, patience 30, batch 32, Adam 1e-3, six
-# transformer layers, loss weights 0.0582 / 0.0419 / 0.6804); "cpu" is what fits
-# the 2-core 60-minute budget: 101 nt, two layers, at most 10 epochs, and the
-# cross-entropy weighted 1.0 so that the classifier is shaped within few epochs.
-PRESETS = {
+# Run sizes (``--profile``). "gpu" is upstream's protocol (train_VQRNA.py: 501 nt, 300 epochs,
+# patience 30, batch 32, Adam 1e-3, six transformer layers, loss weights 0.0582 / 0.0419 /
+# 0.6804); "cpu" is what fits the 2-core 60-minute budget: 101 nt, two layers, at most 10
+# epochs, and the cross-entropy weighted 1.0 so that the classifier is shaped within few epochs.
+PROFILES = {
     "cpu": {"sequence_length": 101, "epochs": 10, "patience": 3, "num_layers": 2,
             "ce_weight": 1.0},
     "gpu": {"sequence_length": 501, "epochs": 300, "patience": 30, "num_layers": 6,
@@ -44,91 +42,74 @@ PRESETS = {
 }
 
 
-@dataclasses.dataclass
-class RNAModConfig:
-    """Parameters of an rnamod run (all saved to ``params.json``).
+def _modifications(text):
+    """``--modifications``: comma-separated names, or 'all' (= every trainable one)."""
+    if text.strip().lower() == "all":
+        return ()
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    for name in names:
+        modification_index(name)
+    return names
 
-    Attributes:
-        modifications: tuple of names; empty = every modification with a
-            train and a valid split.
-        preset: "cpu" (default; 101 nt, 2 transformer layers, ≤10 epochs,
-            w_ce 1.0: fits 2 CPU cores in under an hour) or "gpu" (upstream's
-            501 nt / 300 epochs / patience 30 / 6 layers / w_ce 0.0582).
-        sequence_length: int. Centre crop of the 1001-nt windows (51..1001).
-        epochs: int. Maximum epochs per model.
-        batch_size: int (32 as upstream).
-        learning_rate: float. Adam (1e-3 as upstream).
-        patience: int. Epochs without a better validation AUROC before
-            stopping; the best epoch's weights are kept.
-        seed: int.
-        dropout: float. Transformer dropout (0.2).
-        hidden_dim, num_heads, num_layers, intermediate_dim: transformer and
-            code sizes (64, 8, 6 upstream / 2 on CPU, 64).
-        encoder_filters: tuple of two int (256, 512).
-        num_embeddings: int. Codebook size (512).
-        commitment_cost: float. β (0.25).
-        ce_weight, vq_weight, rec_weight: loss weights (upstream 0.0582,
-            0.0419, 0.6804; the cpu preset weights CE 1.0).
-        use_ema: bool. EMA codebook updates.
-        dead_code_threshold: float. Dead-code restart threshold (0 = off).
-        codebook_init: bool. Initialise the codebook from encoder outputs of
-            training windows.
-        per_modification: bool. Train one model per modification.
-        multitask: bool. Train the shared multi-task model.
-        max_windows: int or None. At most this many windows per split and
-            modification (stratified; for quick runs and tests).
-        ism_windows: int. Top-scoring positive valid windows per
-            modification for ISM (0: no ISM).
-        logo_flank: int. Logos cover the site ± this many nt.
-        saliency_windows: int. Positive valid windows per modification for
-            saliency maps (0: none).
-        mixed_precision: bool.
+
+@dataclasses.dataclass
+class RNAModConfig(EarlyStoppingConfig, TransformerSizeConfig, TrainingConfig):
+    """Parameters of an rnamod run (all saved to ``params.json``); see `option` help texts.
+
+    Shared fields: `TrainingConfig`, `EarlyStoppingConfig` (patience: epochs
+    without a better validation AUROC; the best epoch's weights are kept),
+    `TransformerSizeConfig` (64, 8 heads, 6 layers upstream / 2 on CPU, 64).
     """
 
-    modifications: tuple = ()
-    preset: str = "cpu"
-    sequence_length: int = 101
     epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
     patience: int = 3
-    seed: int = 0
-    dropout: float = 0.2
-    hidden_dim: int = 64
-    num_heads: int = 8
-    num_layers: int = 2
-    intermediate_dim: int = 64
-    encoder_filters: tuple = (256, 512)
-    num_embeddings: int = 512
-    commitment_cost: float = 0.25
-    ce_weight: float = 1.0
-    vq_weight: float = 0.0419
-    rec_weight: float = 0.6804
-    use_ema: bool = True
-    dead_code_threshold: float = 0.1
-    codebook_init: bool = True
-    per_modification: bool = True
-    multitask: bool = True
-    max_windows: int = None
-    ism_windows: int = 16
-    logo_flank: int = 20
-    saliency_windows: int = 64
-    mixed_precision: bool = False
+    modifications: tuple[str, ...] = option((), "modifications to train: comma-separated names "
+                                                 "(Am,Cm,Gm,Um,m5C,m5U,m6Am,Psi) or 'all'",
+                                            parse=_modifications, metavar="NAMES|all")
+    profile: str = option("cpu", "run size the other defaults come from", cli=False,
+                          choices=tuple(PROFILES))
+    sequence_length: int = option(101, "centre crop of the 1001-nt windows, odd, in nt",
+                                  minimum=51, maximum=1001)
+    dropout: float = option(0.2, "transformer dropout", minimum=0, maximum=0.95)
+    encoder_filters: tuple[int, ...] = option((256, 512), "filters of the two encoder "
+                                                          "convolutions", minimum=1)
+    num_embeddings: int = option(512, "codebook size", minimum=2)
+    commitment_cost: float = option(0.25, "β, the commitment-loss weight", minimum=0)
+    ce_weight: float = option(1.0, "weight of the classification loss (upstream 0.0582)", minimum=0)
+    vq_weight: float = option(0.0419, "weight of the vector-quantization loss", minimum=0)
+    rec_weight: float = option(0.6804, "weight of the reconstruction loss", minimum=0)
+    use_ema: bool = option(True, "EMA codebook updates")
+    dead_code_threshold: float = option(0.1, "restart codes used less than this (0: never)",
+                                        minimum=0)
+    codebook_init: bool = option(True, "initialise the codebook from encoder outputs of "
+                                       "training windows")
+    per_modification: bool = option(True, "train one model per modification")
+    multitask: bool = option(True, "train the shared multi-task model")
+    max_windows: int = option(None, "at most this many windows per split and modification "
+                                    "(stratified; quick runs)", minimum=10,
+                              flag="max-windows-per-split")
+    ism_windows: int = option(16, "top-scoring positive valid windows per modification for ISM "
+                                  "(0: no ISM)", minimum=0)
+    logo_flank: int = option(20, "logos cover the site ± this many nt", minimum=1)
+    saliency_windows: int = option(64, "positive valid windows per modification for saliency "
+                                       "maps (0: none)", minimum=0)
 
-    def __post_init__(self):
-        self.modifications = tuple(self.modifications)
-        self.encoder_filters = tuple(self.encoder_filters)
-        if self.preset not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        if self.sequence_length % 2 == 0 or not 51 <= self.sequence_length <= 1001:
-            raise ValueError(f"sequence_length must be odd and in 51..1001, got {self.sequence_length}")
+    def validate(self):
+        super().validate()
+        if self.sequence_length % 2 == 0:
+            raise ValueError(f"sequence_length (--sequence-length) must be odd, got "
+                             f"{self.sequence_length}")
+        if len(self.encoder_filters) != 2:
+            raise ValueError(f"encoder_filters (--encoder-filters) takes two numbers, got "
+                             f"{self.encoder_filters}")
         if not (self.per_modification or self.multitask):
-            raise ValueError("train per-modification models, the multi-task model, or both")
+            raise ValueError("train per-modification models, the multi-task model, or both "
+                             "(--no-per-modification and --no-multitask together train nothing)")
 
     @classmethod
-    def for_preset(cls, preset="cpu", **overrides):
-        """The config of a preset, with ``overrides`` applied."""
-        return cls(**{"preset": preset, **PRESETS[preset], **overrides})
+    def for_profile(cls, profile="cpu", **overrides):
+        """The config of a run-size profile, with ``overrides`` applied."""
+        return cls(**{"profile": profile, **PROFILES[profile], **overrides})
 
 
 def _split(config, split, name, data_dir, download=None):
@@ -181,136 +162,6 @@ def load_splits(config, data_dir=None, evaluate_test=True):
     return names, data, untrainable
 
 
-def build_model(config, names):
-    """A `VQRNA` with one head per name, sized by ``config``."""
-    return VQRNA(sequence_length=config.sequence_length, num_modifications=len(names),
-                 modification_names=list(names), encoder_filters=config.encoder_filters,
-                 hidden_dim=config.hidden_dim, num_embeddings=config.num_embeddings,
-                 commitment_cost=config.commitment_cost, vq_loss_weight=config.vq_weight,
-                 use_ema=config.use_ema, dead_code_threshold=config.dead_code_threshold,
-                 num_layers=config.num_layers, num_heads=config.num_heads,
-                 intermediate_dim=config.intermediate_dim, dropout=config.dropout,
-                 name="vqrna_" + ("multitask" if len(names) > 1 else names[0]))
-
-
-def compile_model(model, config):
-    """Adam, masked BCE × w_ce + reconstruction MSE × w_rec (+ w_vq·VQ from the quantizer)."""
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss={"modification": masked_binary_crossentropy, "reconstruction": "mse"},
-                  loss_weights={"modification": config.ce_weight, "reconstruction": config.rec_weight})
-    return model
-
-
-def masked_aurocs(labels, probabilities):
-    """AUROC per column over the rows labelled for it (label ≥ 0)."""
-    out = []
-    for j in range(labels.shape[1]):
-        rows = labels[:, j] >= 0
-        out.append(binary_metrics(labels[rows, j], probabilities[rows, j])["auroc"])
-    return out
-
-
-class BestValidationAUROC(keras.callbacks.Callback):
-    """Tracks the mean validation AUROC over heads; keeps the best weights, stops early.
-
-    Logs ``val_auroc`` every epoch; after ``patience`` epochs without
-    improvement it stops training, and at the end of training the model holds
-    the weights of its best epoch (upstream keeps its best-validation model).
-
-    Args:
-        x_val: float32 (n, L, 4).
-        y_val: float32 (n, M), -1 where a window is not labelled for a head.
-        patience: int.
-        batch_size: int, for prediction.
-    """
-
-    def __init__(self, x_val, y_val, patience, batch_size=512):
-        super().__init__()
-        self.x_val, self.y_val = x_val, y_val
-        self.patience, self.batch_size = patience, batch_size
-        self.best, self.best_epoch, self.best_weights, self.wait = -np.inf, -1, None, 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        classifier = self.model.classifier()
-        probabilities = classifier.predict(self.x_val, batch_size=self.batch_size, verbose=0)
-        auroc = float(np.mean(masked_aurocs(self.y_val, probabilities)))
-        if logs is not None:
-            logs["val_auroc"] = auroc
-        print(f"  epoch {epoch + 1}: val_auroc={auroc:.4f}", flush=True)
-        if auroc > self.best:
-            self.best, self.best_epoch, self.wait = auroc, epoch, 0
-            self.best_weights = self.model.get_weights()
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
-
-
-def train_model(config, names, x, y, x_val, y_val, verbose=2):
-    """Trains one VQ-RNA (1 head or multi-task) with best-validation selection.
-
-    The codebook is initialised from encoder outputs of 256 training windows
-    (``codebook_init``); the learning rate is halved after each epoch
-    without a better validation AUROC; training stops after ``patience``
-    such epochs and the best epoch's weights are kept.
-
-    Args:
-        config: `RNAModConfig`.
-        names: list of M modification names (heads).
-        x, x_val: float32 one-hot (n, L, 4).
-        y, y_val: float32 (n, M), -1 where not labelled.
-
-    Returns:
-        ``(model, info)``: the model with its best-validation weights and
-        ``{"epochs_run", "best_epoch", "best_val_auroc", "seconds_per_epoch",
-        "history"}``.
-    """
-    model = compile_model(build_model(config, names), config)
-    model(x[:2])
-    if config.codebook_init:
-        rng = np.random.default_rng(config.seed)
-        sample = x[rng.choice(len(x), min(len(x), 256), replace=False)]
-        encoder = keras.Model(model.input, model.get_layer("latents").output)
-        model.get_layer("quantizer").initialize_codebook(
-            encoder.predict(sample, batch_size=256, verbose=0), seed=config.seed)
-    selector = BestValidationAUROC(x_val, y_val, config.patience)
-    start = time.perf_counter()
-    history = model.fit(x, {"modification": y, "reconstruction": x}, batch_size=config.batch_size,
-                        epochs=config.epochs, verbose=verbose, shuffle=True,
-                        callbacks=[selector, keras.callbacks.ReduceLROnPlateau(
-                            monitor="val_auroc", mode="max", factor=0.5, patience=1, verbose=0)])
-    seconds = time.perf_counter() - start
-    epochs_run = len(history.history["loss"])
-    return model, {"epochs_run": epochs_run, "best_epoch": selector.best_epoch + 1,
-                   "best_val_auroc": selector.best, "seconds": round(seconds, 2),
-                   "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
-                   "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}}
-
-
-def kmer_baseline(train, others, length=51, k_max=4, seed=0):
-    """k-mer (1..k_max) counts of the central ``length`` nt + logistic regression, fitted on train.
-
-    Returns:
-        list of probability arrays, one per dataset in ``others``.
-    """
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from deepbio.data.rnamod import centre_crop
-
-    crop = lambda data: [centre_crop(s, min(length, len(s))) for s in data.sequences]  # noqa: E731
-    pipeline = make_pipeline(
-        CountVectorizer(analyzer="char", ngram_range=(1, k_max), lowercase=False),
-        LogisticRegression(C=0.1, max_iter=3000, random_state=seed))
-    pipeline.fit(crop(train), train.labels)
-    return [pipeline.predict_proba(crop(d))[:, 1] if d is not None else None for d in others]
-
-
 def _metrics(labels, probabilities):
     m = binary_metrics(labels, probabilities)
     return {k: m[k] for k in METRICS}
@@ -324,12 +175,13 @@ def _mean_block(blocks):
 
 
 def _labels(n, column, width, labels):
+    """(n, width) targets: ``labels`` in ``column``, -1 (not labelled) elsewhere."""
     y = np.full((n, width), -1.0, np.float32)
     y[:, column] = labels
     return y
 
 
-def _plot_curves(curves, out):
+def _plot_curves(curves, folder):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -353,60 +205,40 @@ def _plot_curves(curves, out):
             ax.set(xlabel="recall", ylabel="precision", title="precision-recall, valid split")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        save_figure(fig, out / f"valid_{kind}_curves", formats=("png",))
+        folder.save_figure(fig, f"valid_{kind}_curves")
 
 
-def _versions():
-    import sklearn
-    import tensorflow as tf
-
-    return {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
-
-
-def _save(model, path):
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-
-
-def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_test=True,
-        interpret=True):
-    """The whole rnamod pipeline; writes the output folder and returns the report.
+def run_pipeline(config, folder, evaluate_test=True, interpret=True):
+    """The whole rnamod pipeline; writes ``folder`` and returns the report.
 
     Writes ``{name}/model.keras`` per modification, ``multitask/model.keras``,
     ``params.json``, ``report.json``, ``predictions_valid.csv``, ROC/PR
     curves, and with ``interpret`` the ISM, feature-spectrum and saliency
-    outputs (see `interpret_models`).
+    outputs (see `deepbio.interpret.rnamod_report.interpret_models`).
 
     Args:
         config: `RNAModConfig`.
-        output_dir: str or path-like.
-        data_dir: optional local data mirror.
-        verbose: Keras verbosity.
+        folder: `deepbio.tasks.run_folder.RunFolder`.
         evaluate_test: bool. Score the test split when its files are present
             locally (they are held out of the shared mirror).
-        interpret: bool. ISM, spectrum and saliency (``train.py`` skips them).
+        interpret: bool. ISM, spectrum and saliency (``train`` skips them).
 
     Returns:
         The report dict ``{task, per_modification: {name: {valid, test,
         multitask, baseline_kmer, ...}}, mean, untrainable, seconds, ...}``.
+
+    Raises:
+        ValueError: a requested modification without training data.
     """
-    total_start = time.perf_counter()
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    keras.utils.set_random_seed(config.seed)
-    seconds = {}
-    start = time.perf_counter()
-    names, data, untrainable = load_splits(config, data_dir, evaluate_test)
-    onehot = {n: {s: (one_hot_rna(d.sequences) if d is not None else None) for s, d in splits.items()}
-              for n, splits in data.items()}
-    seconds["load"] = round(time.perf_counter() - start, 2)
-    write_json({**dataclasses.asdict(config), "modifications_run": names, "output_dir": str(out),
-                "data_dir": str(data_dir) if data_dir else None, "versions": _versions()},
-               out / "params.json")
+    from deepbio.interpret.rnamod_report import interpret_models
+    from deepbio.training.rnamod import train_model
+
+    out, verbose, data_dir = folder.path, folder.verbose, folder.data_dir
+    with folder.timer("load"):
+        names, data, untrainable = load_splits(config, data_dir, evaluate_test)
+        onehot = {n: {s: (one_hot_rna(d.sequences) if d is not None else None)
+                      for s, d in splits.items()} for n, splits in data.items()}
+    folder.write_params(modifications_run=names)
 
     report = {"task": "rnamod", "modifications": names, "untrainable": untrainable,
               "params": dataclasses.asdict(config), "data": {
@@ -414,18 +246,20 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
                                                   "positives": int(d.labels.sum())})
                       for s, d in data[n].items()} for n in names},
               "per_modification": {n: {"valid": None, "test": None} for n in names}}
-    start = time.perf_counter()
-    for name in tqdm(names, desc="k-mer baseline", unit="modification"):
+    baseline_timer = folder.timer("baseline")
+    baseline_timer.__enter__()
+    for name in tqdm(names, desc="k-mer baseline", unit="modification", disable=not verbose):
         p_valid, p_test = kmer_baseline(data[name]["train"], [data[name]["valid"], data[name]["test"]],
                                         seed=config.seed)
         entry = report["per_modification"][name]
         entry["baseline_kmer"] = {"valid": _metrics(data[name]["valid"].labels, p_valid),
                                   "test": (_metrics(data[name]["test"].labels, p_test)
                                            if p_test is not None else None)}
-    seconds["baseline"] = round(time.perf_counter() - start, 2)
+    baseline_timer.__exit__(None, None, None)
 
     models, predictions, curves = {}, [], {}
-    start = time.perf_counter()
+    per_modification_timer = folder.timer("train_per_modification")
+    per_modification_timer.__enter__()
     if config.per_modification:
         for name in names:
             print(f"[rnamod] training the {name} model ({len(data[name]['train'].labels)} windows)",
@@ -434,7 +268,7 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
             model, info = train_model(
                 config, [name], onehot[name]["train"], train.labels[:, None].astype(np.float32),
                 onehot[name]["valid"], valid.labels[:, None].astype(np.float32), verbose)
-            _save(model, out / name / "model.keras")
+            folder.save_model(model, f"{name}/model.keras")
             models[name] = model
             classifier = model.classifier()
             entry = report["per_modification"][name]
@@ -451,9 +285,10 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
             print(f"[rnamod] {name}: valid AUROC {entry['valid']['auroc']:.4f} (k-mer baseline "
                   f"{entry['baseline_kmer']['valid']['auroc']:.4f}), {info['epochs_run']} epochs, "
                   f"{info['seconds_per_epoch']:.1f} s/epoch", flush=True)
-    seconds["train_per_modification"] = round(time.perf_counter() - start, 2)
+    per_modification_timer.__exit__(None, None, None)
 
-    start = time.perf_counter()
+    multitask_timer = folder.timer("train_multitask")
+    multitask_timer.__enter__()
     if config.multitask:
         print(f"[rnamod] training the multi-task model over {len(names)} modifications", flush=True)
         width = len(names)
@@ -465,7 +300,7 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
                                 for j, n in enumerate(names)])
         model, info = train_model(config, names, x, y, x_val, y_val, verbose)
         del x, y
-        _save(model, out / "multitask" / "model.keras")
+        folder.save_model(model, "multitask/model.keras")
         models["multitask"] = model
         report["multitask_training"] = {k: v for k, v in info.items() if k != "history"}
         classifier = model.classifier()
@@ -484,7 +319,7 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
             if not config.per_modification:
                 entry["valid"], entry["test"] = block["valid"], block["test"]
                 curves[name] = (data[name]["valid"].labels, p_valid)
-    seconds["train_multitask"] = round(time.perf_counter() - start, 2)
+    multitask_timer.__exit__(None, None, None)
 
     pm = report["per_modification"]
     report["mean"] = {
@@ -503,111 +338,48 @@ def run(config, output_dir="runs/rnamod", data_dir=None, verbose=2, evaluate_tes
                              if config.multitask else None,
                              "kmer_baseline_auroc": pm[n]["baseline_kmer"]["valid"]["auroc"]}
                             for n in names]
-    write_csv(pd.DataFrame(report["comparison"]), out / "comparison_valid_auroc.csv")
+    folder.write_csv(pd.DataFrame(report["comparison"]), "comparison_valid_auroc.csv")
     if predictions:
-        write_csv(pd.concat(predictions, ignore_index=True), out / "predictions_valid.csv")
+        folder.write_csv(pd.concat(predictions, ignore_index=True), "predictions_valid.csv")
     if curves:
-        _plot_curves(curves, out)
+        _plot_curves(curves, folder)
 
     if interpret:
-        start = time.perf_counter()
-        report["interpretation"] = interpret_models(config, names, data, onehot, models, out)
-        seconds["interpret"] = round(time.perf_counter() - start, 2)
-    seconds["total"] = round(time.perf_counter() - total_start, 2)
-    report["seconds"] = seconds
-    write_json(report, out / "report.json")
-    return report
+        with folder.timer("interpret"):
+            report["interpretation"] = interpret_models(config, names, data, onehot, models, out)
+    return folder.write_report(report)
 
 
-def interpret_models(config, names, data, onehot, models, out):
-    """ISM importance and logos, the codebook feature spectrum, saliency maps.
+def _read_windows(fasta, length=1):
+    """``(ids, windows)`` of a FASTA of RNA windows, checked (odd length ≥ ``length``, bases).
 
-    * ISM: for each modification, the ``ism_windows`` positive valid windows
-      its model scores highest; batched saturation mutagenesis over the whole
-      window; ``ism/{name}_importance.{svg,png,csv}`` (mean |Δp| summed over
-      bases per position) and ``ism/{name}_logo.{svg,png}`` (logomaker,
-      reference-base importance over the site ± ``logo_flank`` nt).
-    * Feature spectrum (multi-task model: one codebook for all): code usage
-      on the training windows of each modification → TF-IDF →
-      ``tf_idf_matrix_sorted.csv`` and ``feature_spectrum.svg``.
-    * Saliency (tf-keras-vis, through `deepbio.interpret.mean_saliency`) of
-      each model's logit over its positive valid windows →
-      ``saliency_valid.{png,csv}``.
-
-    Returns:
-        dict summarising what was written.
+    Raises:
+        FileNotFoundError / ValueError: naming the file and the record.
     """
-    from deepbio.interpret import (mean_saliency, plot_ism, plot_saliency_heatmap,
-                                   saturation_mutagenesis, write_feature_spectrum)
-
-    summary = {}
-    length = config.sequence_length
-    positions = np.arange(length) - length // 2
-    if config.ism_windows:
-        ism_dir = out / "ism"
-        summary["ism"] = {}
-        for name in tqdm(names, desc="ISM", unit="modification"):
-            model = models.get(name) or models.get("multitask")
-            column = 0 if name in models else names.index(name)
-            classifier = model.classifier()
-            positives = onehot[name]["valid"][data[name]["valid"].labels == 1]
-            scores = classifier.predict(positives, batch_size=512, verbose=0)[:, column]
-            top = np.argsort(-scores)[:config.ism_windows]
-            attributions = saturation_mutagenesis(classifier, positives[top], output_index=column)
-            files = plot_ism(attributions, positives[top], ism_dir, name, positions,
-                             flank=config.logo_flank)
-            summary["ism"][name] = {"windows": int(len(top)),
-                                    "mean_score": float(scores[top].mean()),
-                                    "files": [str(f.relative_to(out)) for f in files]}
-    if "multitask" in models:
-        model = models["multitask"]
-        counts = {name: model.code_indices(onehot[name]["train"]) for name in names}
-        files = write_feature_spectrum(counts, config.num_embeddings, out)
-        summary["feature_spectrum"] = {"model": "multitask",
-                                       "files": [str(f.relative_to(out)) for f in files]}
-    if config.saliency_windows:
-        rows = []
-        for name in names:
-            model = models.get(name) or models.get("multitask")
-            column = 0 if name in models else names.index(name)
-            positives = onehot[name]["valid"][data[name]["valid"].labels == 1][:config.saliency_windows]
-            (matrix,) = mean_saliency(model.classifier(logits=True), positives,
-                                      model.num_modifications)
-            rows.append(matrix[column])
-        matrix = np.asarray(rows)
-        ticks = [str(p) if p % 10 == 0 else "" for p in positions]
-        plot_saliency_heatmap(matrix, names, out / "saliency_valid.png",
-                              f"saliency of each modification's logit, positive valid windows "
-                              f"(≤{config.saliency_windows} each)", ticks, "position relative to the site")
-        frame = pd.DataFrame(matrix, columns=[str(p) for p in positions])
-        frame.insert(0, "modification", names)
-        write_csv(frame, out / "saliency_valid.csv")
-        summary["saliency"] = ["saliency_valid.png", "saliency_valid.csv"]
-    return summary
-
-
-def _read_windows(fasta, length):
     from deepbio.data import read_fasta
 
-    ids, windows = read_fasta(fasta)
+    ids, windows = read_fasta(fasta, unique_ids=True)
     check_rna_windows(windows, ids, source=str(fasta), min_length=length)
     return ids, windows
 
 
 def _models_at(model_path):
     """``[(head names, VQRNA)]`` of a ``.keras`` file, or of every model in a run folder."""
+    from deepbio.models.loading import load_task_model
+
     path = Path(model_path)
-    if path.is_dir():
+    if path.is_dir() and (path / "model.keras").is_file():
+        files = [path / "model.keras"]
+    elif path.is_dir():
         files = sorted(p for p in path.glob("*/model.keras") if p.parent.name != "multitask")
         if not files:
             files = sorted(path.glob("*/model.keras"))
         if not files:
-            raise FileNotFoundError(f"no */model.keras under {path}")
-    elif path.is_file():
-        files = [path]
+            raise ValueError(f"model folder {path} holds no model.keras nor */model.keras; give an "
+                             f"rnamod run folder or one of its model.keras files")
     else:
-        raise FileNotFoundError(f"model not found: {path}")
-    loaded = [keras.models.load_model(f, compile=False) for f in files]
+        files = [path]
+    loaded = [load_task_model(f, "rnamod", _vqrna_check) for f in files]
     return [(m.modification_names, m) for m in loaded]
 
 
@@ -631,9 +403,10 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512):
         ValueError: an empty FASTA, a bad base or a wrong length (the
             message names the record).
     """
+    ids, windows = _read_windows(fasta)  # the file is checked before the models load
     models = _models_at(model_path)
     length = max(m.sequence_length for _, m in models)
-    ids, windows = _read_windows(fasta, length)
+    check_rna_windows(windows, ids, source=str(fasta), min_length=length)
     frame = pd.DataFrame({"id": ids, "length": [len(w) for w in windows]})
     for names, model in models:
         x = one_hot_rna(windows, model.sequence_length)
@@ -644,76 +417,56 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512):
     return frame
 
 
-def add_arguments(parser):
-    """The rnamod flags (the shared training flags are in `deepbio.cli`)."""
-    defaults = RNAModConfig()
-    group = parser.add_argument_group(
-        "rnamod", "VQ-RNA RNA modification sites (also uses the shared training flags, --model "
-                  "and --predict)")
-    group.add_argument("--modifications", default="all",
-                       help="comma-separated names (Am,Cm,Gm,Um,m5C,m5U,m6Am,Psi) or 'all'")
-    group.add_argument("--sequence-length", type=int, default=None,
-                       help="centre crop in nt, odd, 51..1001 (default: the preset's)")
-    group.add_argument("--no-multitask", action="store_true", help="skip the multi-task model")
-    group.add_argument("--no-per-modification", action="store_true",
-                       help="train only the multi-task model")
-    group.add_argument("--max-windows-per-split", type=int, default=None,
-                       help="at most N windows per split and modification (quick runs)")
-    group.add_argument("--ism-windows", type=int, default=defaults.ism_windows)
+
+def _vqrna_check(model):
+    if not hasattr(model, "modification_names") or not hasattr(model, "classifier"):
+        return "it is not a VQ-RNA model; train one with 'deepbio train rnamod'"
+    return None
 
 
-def config_from_args(args):
-    """`RNAModConfig` from parsed CLI arguments (None-valued shared flags → preset defaults)."""
-    from deepbio.cli import given
+class RNAModTask(Task):
+    """``deepbio run rnamod``: VQ-RNA RNA modification sites."""
 
-    base = RNAModConfig.for_preset(args.profile)
-    mods = () if args.modifications.strip().lower() == "all" else tuple(
-        m.strip() for m in args.modifications.split(",") if m.strip())
-    for m in mods:
-        modification_index(m)
-    option = lambda name: given(args, base, name)  # noqa: E731
-    return dataclasses.replace(
-        base, modifications=mods, epochs=option("epochs"), batch_size=option("batch_size"),
-        learning_rate=option("learning_rate"), patience=option("patience"), seed=option("seed"),
-        dropout=option("dropout"), hidden_dim=option("hidden_dim"), num_heads=option("num_heads"),
-        num_layers=option("num_layers"), intermediate_dim=option("intermediate_dim"),
-        sequence_length=args.sequence_length or base.sequence_length,
-        multitask=not args.no_multitask, per_modification=not args.no_per_modification,
-        max_windows=args.max_windows_per_split, ism_windows=args.ism_windows,
-        saliency_windows=option("saliency_windows"), mixed_precision=args.mixed_precision)
+    name = "rnamod"
+    config_class = RNAModConfig
+    description = ("Sites of RNA modifications (Am, Cm, Gm, Um, m5C, m5U, m6Am, Ψ) after VQ-RNA: "
+                   "one-hot RNA → convolutional encoder → vector-quantized codebook → non-causal "
+                   "transformer blocks → one head per modification; one model per modification "
+                   "and a multi-task model, selected on the valid split, beside a k-mer logistic "
+                   "regression; ISM logos, the codebook feature spectrum and saliency maps.")
+    example = ("deepbio run rnamod --modifications Am,m5C --epochs 5\n"
+               "deepbio predict rnamod --model runs/rnamod --input sites.fasta")
+    profiles = {name: (lambda name=name: RNAModConfig.for_profile(name)) for name in PROFILES}
+    predict_input = ("FASTA of RNA/DNA windows centred on the candidate site, odd length ≥ the "
+                     "model's (longer ones are centre-cropped)")
 
+    def run(self, config, folder):
+        return run_pipeline(config, folder, evaluate_test=True, interpret=True)
 
-def cli_main(args, output, script):
-    """``--task rnamod``: train + evaluate + interpret, or ``--predict`` with ``--model``."""
-    if args.predict:
-        if not args.model:
-            raise SystemExit("--predict needs --model (a model.keras or a run folder)")
-        path = Path(output) / "predictions.csv"
-        try:
-            frame = predict_windows(args.predict, args.model, path)
-        except (ValueError, FileNotFoundError) as error:
-            raise SystemExit(f"error: {error}") from None
-        print(f"{len(frame)} windows scored for {', '.join(frame.columns[2:])} → {path}")
-        return 0
-    try:
-        config = config_from_args(args)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    report = run(config, output, args.data_dir, verbose=args.verbose,
-                 evaluate_test=script != "train.py", interpret=script != "train.py")
-    rows = report["per_modification"]
-    print(f"{'modification':<12} {'VQ-RNA':>8} {'multi-task':>10} {'k-mer LR':>9}  (valid AUROC)")
-    for name in report["modifications"]:
-        row = rows[name]
+    def train(self, config, folder):
+        return run_pipeline(config, folder, evaluate_test=False, interpret=False)
+
+    def predict(self, model_path, input_path, output_path, args):
+        frame = predict_windows(input_path, model_path, output_path)
+        return f"{len(frame)} windows scored for {', '.join(frame.columns[2:])} → {output_path}"
+
+    def summary(self, report):
+        rows = report["per_modification"]
         fmt = lambda b: f"{b['auroc']:.4f}" if b else "-"  # noqa: E731
-        print(f"{name:<12} {fmt(row['valid']) if config.per_modification else '-':>8} "
-              f"{fmt(row.get('multitask', {}).get('valid')):>10} "
-              f"{fmt(row['baseline_kmer']['valid']):>9}")
-    mean = report["mean"]
-    print("mean valid AUROC: " + ", ".join(
-        f"{k}={mean[k]['auroc']:.4f}" for k in ("valid", "multitask_valid", "baseline_kmer_valid")
-        if mean.get(k)))
-    for name, reason in report["untrainable"].items():
-        print(f"not trained: {name} ({reason})")
-    print(f"seconds: {json.dumps(report['seconds'])}; outputs in {output}/")
-    return 0
+        lines = [f"{'modification':<12} {'VQ-RNA':>8} {'multi-task':>10} {'k-mer LR':>9}  "
+                 f"(valid AUROC; constant score 0.5)"]
+        for name in report["modifications"]:
+            row = rows[name]
+            single = fmt(row["valid"]) if report["params"]["per_modification"] else "-"
+            lines.append(f"{name:<12} {single:>8} {fmt(row.get('multitask', {}).get('valid')):>10} "
+                         f"{fmt(row['baseline_kmer']['valid']):>9}")
+        mean = report["mean"]
+        lines.append("mean valid AUROC: " + ", ".join(
+            f"{k}={mean[k]['auroc']:.4f}" for k in ("valid", "multitask_valid", "baseline_kmer_valid")
+            if mean.get(k)))
+        lines += [f"not trained: {name} ({reason})" for name, reason in report["untrainable"].items()]
+        lines.append(f"seconds: {json.dumps(report['seconds'])}")
+        return lines
+
+
+TASK = RNAModTask()

@@ -35,7 +35,7 @@ def main(argv=None):
 
     import keras
 
-    from deepbio.data.pronab import load_pronab, protein_grouped_folds
+    from deepbio.data.pronab import load_pronab, protein_grouped_folds, subset_complexes
     from deepbio.metrics import regression_metrics
     from deepbio.models.multiomic import build_backbone, make_tokenizer
     from deepbio.tasks import binding
@@ -55,7 +55,7 @@ def main(argv=None):
         train_mean = float(frame.loc[frame["fold"] != 1, "dg"].mean())
         source = f"{run}/model_fold1.keras"
     else:
-        frame = binding._subset(frame, args.max_complexes, args.seed)
+        frame = subset_complexes(frame, args.max_complexes, args.seed)
         train, test = protein_grouped_folds(frame["group"].to_numpy(), 10, args.seed)[0]
         config = dataclasses.replace(binding.BindingConfig(), epochs=args.epochs, seed=args.seed)
         keras.utils.set_random_seed(args.seed)

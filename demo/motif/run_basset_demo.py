@@ -14,6 +14,7 @@ against dinucleotide-shuffled copies.
 import argparse
 
 from deepbio.tasks import motif
+from deepbio.tasks.run_folder import run_task
 
 
 def main(argv=None):
@@ -29,8 +30,8 @@ def main(argv=None):
     # The upstream command: --motif_length 8 --top_r 0.1 --min_top_r_num 30 (min_motif_count 10).
     config = motif.MotifConfig(motif_length=args.motif_length, min_motif_count=args.min_motif_count,
                                top_r="0.1", min_top_r_num=30, max_sequences=args.max_sequences,
-                               epochs=args.epochs)
-    report = motif.run(config, args.output, args.data_dir, verbose=2, model_path=args.model)
+                               epochs=args.epochs, model=args.model)
+    report = run_task("motif", args.output, config, data_dir=args.data_dir, verbose=2)
     if report["heldout"]:
         print(f"held-out AUROC of the CNN: {report['heldout']['auroc']:.4f}")
     scoring = report["scoring"]

@@ -21,17 +21,18 @@ import numpy as np
 from deepbio.data.rnamod import load_rnamod, one_hot_rna
 from deepbio.interpret import ism_importance, plot_ism, saturation_mutagenesis
 from deepbio.tasks import rnamod
+from deepbio.training.rnamod import train_model
 
 
 def quick_model(modification, data_dir, length, windows=600, epochs=2, seed=0):
     """A small VQ-RNA trained on a stratified slice of the train split (for the demo only)."""
-    config = rnamod.RNAModConfig.for_preset(
+    config = rnamod.RNAModConfig.for_profile(
         "cpu", modifications=(modification,), sequence_length=length, epochs=epochs, seed=seed,
         max_windows=windows, encoder_filters=(64, 128), num_embeddings=128)
     keras.utils.set_random_seed(seed)
     train = rnamod._split(config, "train", modification, data_dir)
     valid = rnamod._split(config, "valid", modification, data_dir)
-    model, info = rnamod.train_model(
+    model, info = train_model(
         config, [modification], one_hot_rna(train.sequences), train.labels[:, None].astype("float32"),
         one_hot_rna(valid.sequences), valid.labels[:, None].astype("float32"), verbose=0)
     print(f"quick model: {len(train.labels)} training windows, {info['epochs_run']} epochs, "

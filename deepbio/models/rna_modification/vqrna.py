@@ -259,3 +259,24 @@ class _PositionEmbedding(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+def vqrna_from_config(config, names):
+    """A `VQRNA` with one head per name, sized by a run config.
+
+    Args:
+        config: `deepbio.tasks.rnamod.RNAModConfig` (or any object with its
+            size fields).
+        names: list of str, the modification of each head.
+
+    Returns:
+        An unbuilt `VQRNA` named ``vqrna_<name>`` or ``vqrna_multitask``.
+    """
+    return VQRNA(sequence_length=config.sequence_length, num_modifications=len(names),
+                 modification_names=list(names), encoder_filters=config.encoder_filters,
+                 hidden_dim=config.hidden_dim, num_embeddings=config.num_embeddings,
+                 commitment_cost=config.commitment_cost, vq_loss_weight=config.vq_weight,
+                 use_ema=config.use_ema, dead_code_threshold=config.dead_code_threshold,
+                 num_layers=config.num_layers, num_heads=config.num_heads,
+                 intermediate_dim=config.intermediate_dim, dropout=config.dropout,
+                 name="vqrna_" + ("multitask" if len(names) > 1 else names[0]))

@@ -1,0 +1,324 @@
+"""The task framework: run configurations, the `Task` protocol and the registry.
+
+Every task (ptm, rnamod, motif, pretrain, binding) plugs in the same way:
+
+* a config dataclass that extends `TrainingConfig` (and the mixins it needs:
+  `EarlyStoppingConfig`, `CrossValidationConfig`, `TransformerSizeConfig`);
+  each field is declared with `option`, whose help text and bounds become the
+  task's command-line flag (`deepbio run TASK --help`);
+* a `Task` subclass with ``name``, ``config_class``, ``description``,
+  ``example`` and the modes it supports: `Task.run` (train, evaluate,
+  interpret), `Task.train` (training only), `Task.predict` and, where it has
+  one, `Task.interpret`;
+* one line in `TASKS` (name → module); the module defines ``TASK``.
+
+The registry is lazy: nothing here imports Keras or TensorFlow, so the command
+line can print its help and fail on bad flags before TensorFlow starts.
+"""
+
+import dataclasses
+import importlib
+import json
+import typing
+from pathlib import Path
+
+# name → (module defining ``TASK``, one-line description). A sixth task adds one line here.
+TASKS = {
+    "ptm": ("deepbio.tasks.ptm",
+            "lysine PTM (acetylation, crotonylation, methylation, succinylation) on 49-residue "
+            "K-centred windows, after OmniK-PTM"),
+    "rnamod": ("deepbio.tasks.rnamod", "sites of RNA modifications with a VQ-VAE + transformer, "
+                                       "after VQ-RNA"),
+    "motif": ("deepbio.tasks.motif", "k-mer autonomous functionality and sequence-context "
+                                     "synergy of a trained CNN, after DeepASMM"),
+    "pretrain": ("deepbio.tasks.pretrain", "masked-LM pre-training of a multi-omic transformer on "
+                                           "proteins and nucleic acids, after OmniBioTE"),
+    "binding": ("deepbio.tasks.binding", "protein–nucleic-acid binding ΔG (kcal/mol) with the "
+                                         "multi-omic transformer, after OmniBioTE"),
+}
+
+MODES = ("run", "train", "predict", "interpret")
+
+
+def option(default=None, help=None, *, minimum=None, maximum=None, choices=None, flag=None,
+           parse=None, metavar=None, default_factory=None, cli=True):
+    """A config field with its command-line flag.
+
+    Args:
+        default: the field's default.
+        help: str, the flag's help text (required for fields that are flags).
+        minimum, maximum: optional inclusive bounds checked by
+            `TrainingConfig.validate` (numbers only; None is allowed when the
+            default is None).
+        choices: optional allowed values.
+        flag: optional flag name without ``--`` (default: the field name with
+            dashes).
+        parse: optional callable str → value for the flag (tuples default to
+            comma-separated items of the annotated item type).
+        metavar: optional placeholder shown in help.
+        default_factory: for mutable defaults (nested configs).
+        cli: bool, False for fields that are not flags (nested configs).
+
+    Returns:
+        A `dataclasses.field`.
+    """
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
+                "flag": flag, "parse": parse, "metavar": metavar, "cli": cli}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_metadata(cls, name):
+    """A field's `option` metadata, looked up along the MRO.
+
+    A subclass that only changes a default (``epochs: int = 60``) inherits
+    its base's help text and bounds.
+    """
+    for klass in cls.__mro__:
+        fields = getattr(klass, "__dataclass_fields__", {})
+        if name in fields and fields[name].metadata:
+            return dict(fields[name].metadata)
+    return {"help": None, "cli": True}
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Fields every task shares; each task's config extends it.
+
+    Attributes:
+        epochs: int ≥ 1. Maximum training epochs per model.
+        batch_size: int ≥ 1. Examples per training step (the global batch).
+        learning_rate: float > 0. Peak optimizer learning rate.
+        seed: int. Seeds Python, NumPy, Keras, data splits and samplers.
+        mixed_precision: bool. ``mixed_float16`` compute with float32
+            outputs (for GPUs).
+    """
+
+    epochs: int = option(10, "maximum training epochs per model", minimum=1)
+    batch_size: int = option(32, "examples per training step", minimum=1)
+    learning_rate: float = option(1e-3, "peak learning rate of the optimizer", minimum=1e-12)
+    seed: int = option(0, "random seed (Python, NumPy, Keras, splits, samplers)", minimum=0)
+    mixed_precision: bool = option(False, "mixed_float16 compute, float32 outputs (use on a GPU)")
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Checks every field against its declared bounds and choices.
+
+        Raises:
+            ValueError: naming the field, its flag, the bound and the value.
+        """
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            meta = field_metadata(type(self), field.name)
+            value = getattr(self, field.name)
+            flag = "--" + (meta.get("flag") or field.name.replace("_", "-"))
+            if _is_tuple(hints.get(field.name)) and isinstance(value, list):
+                value = tuple(value)
+                setattr(self, field.name, value)
+            if value is None:
+                continue
+            if meta.get("choices") is not None:
+                items = value if isinstance(value, tuple) else (value,)
+                bad = [v for v in items if v not in meta["choices"]]
+                if bad:
+                    raise ValueError(f"{field.name} ({flag}) must be one of "
+                                     f"{', '.join(map(str, meta['choices']))}; got {bad[0]!r}")
+            for bound, compare, word in (("minimum", lambda v, b: v < b, "at least"),
+                                         ("maximum", lambda v, b: v > b, "at most")):
+                limit = meta.get(bound)
+                if limit is None or isinstance(value, bool):
+                    continue
+                items = value if isinstance(value, tuple) else (value,)
+                for item in items:
+                    if isinstance(item, (int, float)) and compare(item, limit):
+                        raise ValueError(f"{field.name} ({flag}) must be {word} {limit:g}, got {item!r}")
+
+
+@dataclasses.dataclass
+class EarlyStoppingConfig:
+    """Mixin: early stopping on validation data."""
+
+    patience: int = option(5, "early-stopping patience: epochs without a better validation "
+                              "score", minimum=1)
+
+
+@dataclasses.dataclass
+class CrossValidationConfig:
+    """Mixin: k-fold cross-validation on the training data."""
+
+    folds: int = option(5, "cross-validation folds (0 skips cross-validation, else at least 2)",
+                        minimum=0)
+
+    def validate(self):
+        super().validate()
+        if self.folds == 1:
+            raise ValueError("folds (--folds) must be 0 (no cross-validation) or at least 2, got 1")
+
+
+@dataclasses.dataclass
+class TransformerSizeConfig:
+    """Mixin: transformer sizes, with KerasHub's argument names."""
+
+    hidden_dim: int = option(64, "transformer width (model dimension)", minimum=1)
+    num_heads: int = option(8, "attention heads", minimum=1)
+    num_layers: int = option(2, "transformer layers", minimum=1)
+    intermediate_dim: int = option(64, "feed-forward width", minimum=1)
+
+
+def _is_tuple(annotation):
+    return annotation is tuple or typing.get_origin(annotation) is tuple
+
+
+def tuple_item_type(annotation):
+    """The item type of ``tuple[int, ...]`` (``str`` for a bare ``tuple``)."""
+    args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+    return args[0] if args else str
+
+
+def config_fields(config_class):
+    """``[(field, metadata, annotation)]`` of the fields that are flags."""
+    hints = typing.get_type_hints(config_class)
+    result = []
+    for field in dataclasses.fields(config_class):
+        meta = field_metadata(config_class, field.name)
+        if meta.get("cli", True):
+            result.append((field, meta, hints.get(field.name)))
+    return result
+
+
+def config_from_dict(config_class, values, source="config"):
+    """A config of ``config_class`` from a dict (nested dataclasses from nested dicts).
+
+    Raises:
+        ValueError: an unknown key (naming ``source``) or a bad value.
+    """
+    names = {f.name: f for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"{source}: unknown parameter(s) {unknown} for {config_class.__name__}")
+    converted = {}
+    hints = typing.get_type_hints(config_class)
+    for key, value in values.items():
+        annotation = hints.get(key)
+        if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+            value = config_from_dict(annotation, value, f"{source}: {key}")
+        elif _is_tuple(annotation) and isinstance(value, list):
+            value = tuple(value)
+        converted[key] = value
+    return config_class(**converted)
+
+
+def read_params(path, task_name, config_class):
+    """The config values saved in a run's ``params.json`` (for ``--config``).
+
+    Keys ``task``, ``mode`` and ``run`` (run metadata) are skipped; every
+    other key must be a field of ``config_class``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not JSON, not an object, another task's parameters or an
+            unknown key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--config {path}: not a JSON parameters file ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path}: expected a JSON object of parameters")
+    if values.get("task", task_name) != task_name:
+        raise ValueError(f"--config {path}: parameters of task {values['task']!r}, not {task_name!r}")
+    values = {k: v for k, v in values.items() if k not in ("task", "mode", "run")}
+    names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"--config {path}: unknown parameter(s) {unknown} for task {task_name}")
+    return values
+
+
+class Task:
+    """A task's entry points; subclasses set the class attributes and override the modes.
+
+    Attributes:
+        name: str, the registry name (``deepbio run NAME``).
+        config_class: a `TrainingConfig` subclass.
+        description: str, one paragraph for ``--help``.
+        example: str, a short example command line.
+        profiles: dict, run-size profile name → callable returning a base
+            config (``--profile``); empty when the task has one size.
+        predict_input: str, what ``predict --input`` takes (empty: no
+            predict mode).
+        interpret_input: str, what ``interpret --input`` takes (empty: no
+            interpret mode).
+        interpret_uses_config: bool. True: ``interpret`` takes the run's
+            config flags and is called as ``interpret(config, folder)`` with
+            ``config.model`` / ``config.input`` set (a run on a given model);
+            False: ``interpret(model_path, input_path, output_dir, args)``.
+    """
+
+    name = ""
+    config_class = TrainingConfig
+    description = ""
+    example = ""
+    profiles = {}
+    predict_input = ""
+    interpret_input = ""
+    interpret_uses_config = False
+
+    def base_config(self, profile=None):
+        """The config of ``profile`` (or the class defaults)."""
+        if self.profiles:
+            return self.profiles[profile or "cpu"]()
+        return self.config_class()
+
+    def add_arguments(self, parser, mode):
+        """Flags beyond the config fields (override to add some)."""
+
+    def apply_arguments(self, config, args, mode):
+        """Applies the flags of `add_arguments` to ``config`` (returns a config)."""
+        return config
+
+    def run(self, config, folder):
+        """Trains, evaluates and interprets; returns the report dict."""
+        raise NotImplementedError
+
+    def train(self, config, folder):
+        """Trains only (no test split, no interpretation); returns the report dict."""
+        return self.run(config, folder)
+
+    def predict(self, model_path, input_path, output_path, args):
+        """Predicts ``input_path`` with ``model_path`` into ``output_path``; returns a summary line."""
+        raise NotImplementedError
+
+    def interpret(self, model_path, input_path, output_dir, args):
+        """Writes interpretation outputs for ``input_path``; returns a summary line.
+
+        Tasks with ``interpret_uses_config`` are called as
+        ``interpret(config, folder)`` and return a report instead.
+        """
+        raise NotImplementedError
+
+    def summary(self, report):
+        """Lines printed after a run (the headline metrics beside their baselines)."""
+        return []
+
+
+def task_names():
+    """The registered task names."""
+    return list(TASKS)
+
+
+def get_task(name):
+    """The `Task` registered as ``name`` (imports its module).
+
+    Raises:
+        ValueError: an unknown task name.
+    """
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+    return importlib.import_module(TASKS[name][0]).TASK

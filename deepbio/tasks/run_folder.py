@@ -1,0 +1,235 @@
+"""One run folder for every task: seeding, precision, parameters, timers, report, plots.
+
+A task's ``run``/``train`` receives a `RunFolder` and writes through it, so
+that the preamble (folder, seed, precision policy, ``params.json`` with
+library versions) and the epilogue (``seconds``, atomic ``report.json``) are
+written once. Every file goes through `deepbio.utils.atomic_path`: an
+interrupted run never leaves a truncated file.
+"""
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import time
+from pathlib import Path
+
+from deepbio.utils import atomic_path, save_figure, write_csv, write_json
+
+
+def library_versions():
+    """Versions of the libraries a run depends on, and the GPUs TensorFlow sees."""
+    import keras
+    import numpy as np
+    import sklearn
+    import tensorflow as tf
+
+    return {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
+
+
+def check_output_dir(path):
+    """Checks that ``path`` can be a run folder (before any work starts).
+
+    Raises:
+        ValueError: ``path`` is an existing file, or its nearest existing
+            parent is not a writable folder.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output {path} is a file, not a folder; choose another --output")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"output {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"output {path}: folder {parent} is not writable")
+
+
+class RunFolder:
+    """The output folder of one run, used as a context manager.
+
+    On entry it seeds Python, NumPy and Keras (``config.seed``) and sets the
+    precision policy (``config.mixed_precision``); on exit it restores the
+    policy. If the run fails, every file this run wrote is removed (and the
+    folder, when this run created it), so a failed run leaves nothing
+    half-done behind.
+
+    Args:
+        path: str or path-like, the folder (created on first write).
+        task: str, the task name.
+        config: the task's config dataclass.
+        mode: str, ``run`` or ``train``.
+        data_dir: optional data mirror (recorded in ``params.json``).
+        verbose: int, Keras verbosity for the task (0, 1 or 2).
+
+    Raises:
+        ValueError: ``path`` cannot be a folder (see `check_output_dir`).
+    """
+
+    def __init__(self, path, task, config, mode="run", data_dir=None, verbose=1):
+        check_output_dir(path)
+        self.path = Path(path)
+        self.task = task
+        self.config = config
+        self.mode = mode
+        self.data_dir = data_dir
+        self.verbose = verbose
+        self.seconds = {}
+        self._created = not self.path.exists()
+        self._written = []
+        self._start = None
+        self._policy = None
+
+    def __enter__(self):
+        import keras
+
+        self._start = time.perf_counter()
+        self._policy = keras.mixed_precision.global_policy().name
+        if getattr(self.config, "mixed_precision", False):
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        keras.utils.set_random_seed(self.config.seed)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        import keras
+
+        keras.mixed_precision.set_global_policy(self._policy)
+        if exc_type is not None:
+            self._discard()
+        return False
+
+    def _discard(self):
+        if self._created and self.path.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for path in self._written:
+            if path.is_file():
+                path.unlink()
+
+    def subfolder(self, name, task, config):
+        """A `RunFolder` for a sub-run (e.g. the binding task's ``pretrain/``), already entered.
+
+        It shares this run's data mirror, verbosity, clock and clean-up: its
+        files count as written by this run.
+        """
+        child = RunFolder(self.path / name, task, config, self.mode, self.data_dir, self.verbose)
+        child._start, child._written = time.perf_counter(), self._written
+        return child
+
+    # -- files ---------------------------------------------------------------------------------
+    def file(self, name):
+        """``path / name`` (parents created), recorded as written by this run."""
+        path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path not in self._written:
+            self._written.append(path)
+        return path
+
+    def write_json(self, obj, name):
+        """Writes strict JSON atomically; returns the path."""
+        path = self.file(name)
+        write_json(obj, path)
+        return path
+
+    def write_csv(self, frame, name):
+        """Writes a DataFrame as CSV atomically; returns the path."""
+        path = self.file(name)
+        write_csv(frame, path)
+        return path
+
+    def save_model(self, model, name="model.keras"):
+        """Saves a Keras model atomically; returns the path."""
+        path = self.file(name)
+        with atomic_path(path) as tmp:
+            model.save(tmp)
+        return path
+
+    def save_figure(self, fig, name, formats=("png",)):
+        """Saves a matplotlib figure once per format (``name`` without suffix)."""
+        for suffix in formats:
+            self.file(f"{name}.{suffix}")
+        return save_figure(fig, self.path / name, formats=formats)
+
+    def write_params(self, **extra):
+        """``params.json``: the config fields, the task, the mode and run metadata.
+
+        ``extra`` goes under ``run`` (with the output folder, data mirror and
+        library versions), so ``--config params.json`` reads back exactly the
+        config.
+        """
+        params = {"task": self.task, "mode": self.mode, **dataclasses.asdict(self.config),
+                  "run": {"output_dir": str(self.path),
+                          "data_dir": str(self.data_dir) if self.data_dir else None,
+                          **extra, "versions": library_versions()}}
+        return self.write_json(params, "params.json")
+
+    # -- timing and report ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def timer(self, name):
+        """Adds the seconds spent in the block to ``seconds[name]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def write_report(self, report):
+        """Adds ``task`` and ``seconds`` (per timer and ``total``) and writes ``report.json``."""
+        seconds = {k: round(v, 2) for k, v in self.seconds.items()}
+        seconds["total"] = round(time.perf_counter() - self._start, 2)
+        report = {"task": self.task, **report, "seconds": {**report.get("seconds", {}), **seconds}}
+        self.write_json(report, "report.json")
+        return report
+
+    def plot_history(self, history, name="training_history", ylabel="loss", title=None,
+                     keys=("loss", "val_loss")):
+        """A line plot of a Keras-style history dict (``{key: [per-epoch values]}``) as PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for key in keys:
+            if history.get(key):
+                ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".", label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        return self.save_figure(fig, name)
+
+
+def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verbose=1, **changes):
+    """Runs a registered task in a `RunFolder`: the Python form of ``deepbio run TASK``.
+
+    Args:
+        task: str, a task name (`deepbio.tasks.base.TASKS`).
+        output_dir: the run folder (default ``runs/<task>``).
+        config: optional config (default: the task's default config).
+        mode: ``run`` (train, evaluate, interpret) or ``train``.
+        data_dir: optional data mirror.
+        verbose: Keras verbosity (0, 1 or 2).
+        **changes: config fields to change (``epochs=1``).
+
+    Returns:
+        The report dict (also ``output_dir/report.json``).
+
+    Raises:
+        ValueError: an unknown task or mode, or a bad config value.
+    """
+    from deepbio.tasks.base import get_task
+
+    runner = get_task(task)
+    if mode not in ("run", "train"):
+        raise ValueError(f"mode must be 'run' or 'train', got {mode!r}")
+    config = dataclasses.replace(config or runner.base_config(), **changes)
+    output_dir = output_dir or os.path.join("runs", runner.name)
+    with RunFolder(output_dir, runner.name, config, mode, data_dir, verbose) as folder:
+        return (runner.run if mode == "run" else runner.train)(config, folder)

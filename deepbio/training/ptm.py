@@ -1,0 +1,284 @@
+"""PTM training inside one fold: PSTAAP fitted in-fold, sampler, classifier, thresholds.
+
+After OmniK-PTM (jiyuzhaoo/OmniK-PTM), made leak-free: nothing learned from
+data (PSTAAP table, its scaling, sampler, thresholds) ever sees the windows
+it is scored on, and training rows get out-of-fold PSTAAP values.
+"""
+
+import time
+import warnings
+
+import keras
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from tqdm.auto import tqdm
+
+import Feature_extraction_algorithms as fea
+from deepbio.data import PTM_LABELS
+from deepbio.metrics import multilabel_metrics, per_label_metrics
+from deepbio.models import PTMClassifier
+
+
+def pstaap_features(fit_windows, fit_labels, other_windows, cross_fit, seed, n_splits=5):
+    """PSTAAP fitted on ``fit_windows`` only.
+
+    Args:
+        fit_windows: list of str, the training rows.
+        fit_labels: int array (n_fit, 4).
+        other_windows: list of lists of str, rows to transform with the
+            table fitted on all training rows (validation, test).
+        cross_fit: bool. Training rows get out-of-fold values (a table fitted
+            on the other ``n_splits - 1`` parts) when True.
+        seed: int, for the out-of-fold split.
+
+    Returns:
+        ``(encoder, fit_features, [other_features, ...])``, features float32
+        (n, 46).
+    """
+    encoder = fea.PSTAAP().fit(fit_windows, fit_labels)
+    if cross_fit:
+        fit_features = np.zeros((len(fit_windows), 46), np.float32)
+        codes = _row_codes(fit_labels)
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+        windows = np.asarray(fit_windows, dtype=object)
+        with warnings.catch_warnings():  # rare combinations in small runs: fewer members than parts
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            splits = list(splitter.split(windows, codes))
+        for inner_fit, inner_out in splits:
+            inner = fea.PSTAAP().fit(list(windows[inner_fit]), fit_labels[inner_fit])
+            fit_features[inner_out] = inner.transform(list(windows[inner_out]))
+    else:
+        fit_features = encoder.transform(fit_windows)
+    return encoder, fit_features, [encoder.transform(w) for w in other_windows]
+
+
+def _row_codes(labels):
+    """A 1-D code per distinct label row (for stratification)."""
+    return np.asarray(labels) @ (1 << np.arange(np.asarray(labels).shape[1]))
+
+
+def decode(probabilities, thresholds):
+    """Turns probabilities into label sets; an empty set gets its top label.
+
+    Every window in this benchmark carries at least one modification, so
+    an empty prediction is always wrong.
+
+    Args:
+        probabilities: float array (n, L).
+        thresholds: float array (L,).
+
+    Returns:
+        int32 array (n, L).
+    """
+    predicted = (probabilities >= thresholds).astype(np.int32)
+    empty = predicted.sum(axis=1) == 0
+    predicted[empty, np.argmax(probabilities[empty] - thresholds, axis=1)] = 1
+    return predicted
+
+
+def tune_thresholds(labels, probabilities, grid=np.linspace(0.05, 0.95, 37), rounds=3):
+    """Per-label thresholds that maximise exact match (Absolute-True).
+
+    Coordinate ascent over ``grid``, starting from 0.5, on data held out of
+    training (the training fold's validation part).
+
+    Args:
+        labels: binary array (n, L).
+        probabilities: float array (n, L).
+
+    Returns:
+        float array (L,).
+    """
+    labels = np.asarray(labels)
+    thresholds = np.full(labels.shape[1], 0.5)
+    best = (decode(probabilities, thresholds) == labels).all(axis=1).mean()
+    for _ in range(rounds):
+        improved = False
+        for j in range(labels.shape[1]):
+            for value in grid:
+                trial = thresholds.copy()
+                trial[j] = value
+                score = (decode(probabilities, trial) == labels).all(axis=1).mean()
+                if score > best + 1e-12:
+                    best, thresholds, improved = score, trial, True
+        if not improved:
+            break
+    return thresholds
+
+
+def build_classifier(config, residue_channels):
+    """A `PTMClassifier` sized by ``config``."""
+    return PTMClassifier(
+        residue_channels=residue_channels, conv_filters=config.conv_filters,
+        tower_filters=(config.conv_filters, config.hidden_dim), hidden_dim=config.hidden_dim,
+        num_heads=config.num_heads, gru_units=config.gru_units,
+        intermediate_dim=config.intermediate_dim, dropout=config.dropout)
+
+
+def _loss(config, labels):
+    if not config.label_weighting:
+        return keras.losses.BinaryCrossentropy()
+    positives = np.clip(labels.mean(axis=0), 1e-3, 1 - 1e-3)
+    weights = np.sqrt((1 - positives) / positives).astype(np.float32)
+
+    def weighted_bce(y_true, y_pred):
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        y_pred = keras.ops.clip(y_pred, 1e-7, 1 - 1e-7)
+        terms = -(weights * y_true * keras.ops.log(y_pred) + (1 - y_true) * keras.ops.log(1 - y_pred))
+        return keras.ops.mean(terms, axis=-1)
+
+    return weighted_bce
+
+
+def train_model(config, x_train, y_train, x_val, y_val, verbose=1):
+    """Trains one classifier with early stopping on the validation loss.
+
+    Args:
+        config: `PTMConfig`.
+        x_train, x_val: lists ``[pstaap (n, 46, 1), residues (n, 49, C)]``.
+        y_train, y_val: int arrays (n, 4).
+
+    Returns:
+        ``(model, history_dict)``; the model holds its best-validation weights.
+    """
+    model = build_classifier(config, x_train[1].shape[-1])
+    model.compile(
+        optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
+        loss=_loss(config, y_train), metrics=[keras.metrics.AUC(multi_label=True, name="auroc")])
+    history = model.fit(
+        x_train, y_train.astype(np.float32), validation_data=(x_val, y_val.astype(np.float32)),
+        epochs=config.epochs, batch_size=config.batch_size, verbose=verbose, shuffle=True,
+        callbacks=[keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+                   keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, config.patience // 3))])
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _sampler_indices(config, features, classes):
+    """Indices kept by the configured under-sampler (class 1 reduced)."""
+    import Resample
+
+    n_first = int((classes == 1).sum())
+    strategy = {1: max(2, int(round(config.keep_fraction * n_first)))}
+    if config.sampler == "none" or n_first <= strategy[1]:
+        return np.arange(len(classes))
+    extra = {"n_jobs": -1} if config.sampler == "adaptive" else {}  # DTW threads
+    sampler = Resample.make_sampler(config.sampler, random_state=config.seed,
+                                    sampling_strategy=strategy, **extra)
+    sampler.fit_resample(features, classes)
+    return np.sort(np.asarray(sampler.sample_indices_))
+
+
+def fit_fold(config, windows, labels, classes, residues, train_idx, score_windows, score_residues,
+             timings, verbose=1):
+    """Fits encoders, sampler, model and thresholds on ``train_idx`` rows.
+
+    The scored windows are only transformed and predicted, never fitted on.
+
+    Args:
+        config: `PTMConfig`.
+        windows, labels, classes, residues: the training split (n rows).
+        train_idx: int array, the rows to fit on (split again into a fitting
+            part and a validation part for early stopping and thresholds).
+        score_windows: list of str (may be empty), windows to predict.
+        score_residues: float32 (n_score, 49, C), their residue features.
+        timings: dict with ``features``, ``resample``, ``train`` seconds,
+            incremented in place.
+
+    Returns:
+        dict with ``model`` (the feature-level `PTMClassifier`), ``encoder``
+        (fitted PSTAAP), ``pstaap_scaling`` (per-position mean and variance of
+        the fitting rows' PSTAAP values), ``thresholds``, ``probabilities`` and
+        ``score_inputs`` for the scored windows (None if none), ``history``,
+        ``n_resampled``.
+    """
+    fit_idx, val_idx = train_test_split(train_idx, test_size=config.val_fraction,
+                                        stratify=classes[train_idx], random_state=config.seed)
+    take = lambda idx: [windows[i] for i in idx]
+    start = time.perf_counter()
+    others = [take(val_idx)] + ([list(score_windows)] if len(score_windows) else [])
+    encoder, p_fit, transformed = pstaap_features(take(fit_idx), labels[fit_idx], others,
+                                                  config.pstaap_cross_fit, config.seed)
+    # Per-position standardisation, statistics from the fitting rows only.
+    mean, std = p_fit.mean(axis=0), p_fit.std(axis=0) + 1e-12
+    p_fit = (p_fit - mean) / std
+    transformed = [(t - mean) / std for t in transformed]
+    timings["features"] += time.perf_counter() - start
+    start = time.perf_counter()
+    kept = _sampler_indices(config, p_fit, classes[fit_idx])
+    timings["resample"] += time.perf_counter() - start
+    start = time.perf_counter()
+    x_fit = [p_fit[kept, :, None], residues[fit_idx][kept]]
+    x_val = [transformed[0][:, :, None], residues[val_idx]]
+    model, history = train_model(config, x_fit, labels[fit_idx][kept], x_val, labels[val_idx], verbose)
+    val_probabilities = model.predict(x_val, batch_size=1024, verbose=0)
+    thresholds = (tune_thresholds(labels[val_idx], val_probabilities) if config.tune_thresholds
+                  else np.full(labels.shape[1], 0.5))
+    score_inputs = probabilities = None
+    if len(score_windows):
+        score_inputs = [transformed[1][:, :, None], np.asarray(score_residues, np.float32)]
+        probabilities = model.predict(score_inputs, batch_size=1024, verbose=0)
+    timings["train"] += time.perf_counter() - start
+    return {"model": model, "encoder": encoder, "pstaap_scaling": (mean, std ** 2),
+            "thresholds": thresholds, "history": history,
+            "probabilities": probabilities, "score_inputs": score_inputs,
+            "n_resampled": int(len(kept))}
+
+
+def evaluate(labels, classes, probabilities, thresholds):
+    """The report's metric block for one set of predictions.
+
+    Returns:
+        dict with Chou's metrics, ``per_class_absolute_true`` ("1".."11") and
+        ``per_label`` {a, c, m, s: {auroc, auprc, mcc}}.
+    """
+    predicted = decode(probabilities, np.asarray(thresholds))
+    result = multilabel_metrics(labels, predicted, classes)
+    result["per_label"] = per_label_metrics(labels, probabilities, PTM_LABELS, thresholds)
+    return result
+
+
+def cross_validate(config, dataset, residues, timings, verbose=1):
+    """Stratified k-fold CV on the training split (stratified by the 11 codes).
+
+    Returns:
+        ``(cv_metrics, fold_metrics, out_of_fold_probabilities, last_fold)``: pooled
+        metrics (each window decoded with its own fold's thresholds), one metric dict per
+        fold, the (n, 4) out-of-fold probabilities, and the last fold's `fit_fold` result
+        (its model and scored inputs feed the CV saliency maps).
+    """
+    labels, classes = dataset.labels, dataset.classes
+    oof = np.zeros(labels.shape, np.float32)
+    oof_predicted = np.zeros(labels.shape, np.int32)
+    folds, last = [], None
+    splitter = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
+    for number, (train_idx, score_idx) in enumerate(
+            tqdm(list(splitter.split(dataset.windows, classes)), desc="CV folds", unit="fold"), 1):
+        fold = fit_fold(config, dataset.windows, labels, classes, residues, train_idx,
+                        [dataset.windows[i] for i in score_idx], residues[score_idx], timings, verbose)
+        oof[score_idx] = fold["probabilities"]
+        oof_predicted[score_idx] = decode(fold["probabilities"], fold["thresholds"])
+        metrics = evaluate(labels[score_idx], classes[score_idx], fold["probabilities"],
+                           fold["thresholds"])
+        metrics.update(fold=number, thresholds=fold["thresholds"].tolist(),
+                       n_train_resampled=fold["n_resampled"],
+                       epochs_run=len(fold["history"]["loss"]))
+        folds.append(metrics)
+        print(f"fold {number}: absolute_true={metrics['absolute_true']:.4f} "
+              f"aiming={metrics['aiming']:.4f} thresholds={np.round(fold['thresholds'], 2).tolist()}",
+              flush=True)
+        last = fold
+    pooled = multilabel_metrics(labels, oof_predicted, classes)
+    pooled["per_label"] = per_label_metrics(labels, oof, PTM_LABELS,
+                                            np.mean([f["thresholds"] for f in folds], axis=0))
+    return pooled, folds, oof, last
+
+
+def subset(dataset, max_windows, seed):
+    """A stratified subset of ``max_windows`` windows (all when None or larger)."""
+    if not max_windows or max_windows >= len(dataset.windows):
+        return dataset
+    keep, _ = train_test_split(np.arange(len(dataset.windows)), train_size=max_windows,
+                               stratify=dataset.classes, random_state=seed)
+    keep = np.sort(keep)
+    return type(dataset)([dataset.windows[i] for i in keep], [dataset.accessions[i] for i in keep],
+                         dataset.classes[keep], dataset.labels[keep])

@@ -41,15 +41,86 @@ def test_binding_report(binding_run):
     assert 0 < report["overall"]["mae"] < 10
     assert report["pretraining"]["heldout"]["n_masked"] > 0
     assert {"pretraining", "ridge", "pretrained", "scratch", "total"} <= set(report["seconds"])
-    assert report["target"]["pearson_r"] == 0.41
+    assert set(report["target"]) == {"pearson_r", "mae", "source"}  # the paper's, for reference
     jaspar = report["jaspar"]
     assert set(jaspar) >= {"pretrained", "scratch", "ridge"} and "training_mean" not in jaspar
-    if jaspar["matrices"]:
-        assert jaspar["pretrained"]["mutants"] == 2 * jaspar["pretrained"]["sites"]
-        assert 0.0 <= jaspar["pretrained"]["fraction_weaker"] <= 1.0
+    # The 120+ complexes of the slice include ProNAB proteins with JASPAR CORE matrices (3
+    # proteins, 4 matrices with seed 0), so the specificity test always runs here.
+    assert jaspar["matrices"] >= 1 and jaspar["proteins"] >= 1
     assert "overall (pretrained): pearson_r=" in result.stdout
     assert (out / "predicted_vs_measured.png").stat().st_size > 10_000
     assert (out / "pretrain" / "backbone.keras").is_file()
+
+
+def test_metrics_recomputed_from_the_out_of_fold_predictions(binding_run):
+    """report.json's pooled and per-fold metrics = scipy / scikit-learn on predictions.csv."""
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    out, _ = binding_run
+    report = json.loads((out / "report.json").read_text())
+    predictions = pd.read_csv(out / "predictions.csv", keep_default_na=False)
+    assert len(predictions) == report["overall"]["n"] == report["data"]["used_complexes"]
+
+    def check(block, frame, column):
+        y, p = frame["dg"].to_numpy(), frame[column].to_numpy()
+        assert block["n"] == len(frame)
+        assert block["mae"] == pytest.approx(mean_absolute_error(y, p), abs=1e-9)
+        assert block["rmse"] == pytest.approx(np.sqrt(mean_squared_error(y, p)), abs=1e-9)
+        if np.ptp(p) > 0:
+            assert block["pearson_r"] == pytest.approx(pearsonr(y, p)[0], abs=1e-9)
+            assert block["spearman_rho"] == pytest.approx(spearmanr(y, p)[0], abs=1e-9)
+        else:  # a constant prediction has no correlation
+            assert block["pearson_r"] is None
+
+    check(report["overall"], predictions, "pretrained")
+    check(report["without_pretraining"], predictions, "scratch")
+    check(report["baseline"]["kmer_ridge"], predictions, "ridge")
+    check(report["baseline"]["training_mean"], predictions, "training_mean")
+    for fold in report["folds"]:
+        rows = predictions[predictions["fold"] == fold["fold"]]
+        for arm in ("pretrained", "scratch", "ridge", "training_mean"):
+            check(fold[arm], rows, arm)
+        # the training-mean baseline predicts the mean ΔG of the other folds' complexes
+        other = predictions.loc[predictions["fold"] != fold["fold"], "dg"].mean()
+        np.testing.assert_allclose(rows["training_mean"], other, rtol=1e-12)
+    effect = report["pretraining_effect"]
+    assert effect["delta_mae"] == pytest.approx(report["overall"]["mae"]
+                                                - report["without_pretraining"]["mae"])
+
+
+def test_jaspar_summary_recomputed_from_jaspar_csv(binding_run):
+    """ΔΔG = mutant − its consensus, per arm, from jaspar.csv (consensus row, then its mutants)."""
+    from pyjaspar import jaspardb
+
+    out, _ = binding_run
+    report = json.loads((out / "report.json").read_text())
+    jaspar = report["jaspar"]
+    rows = pd.read_csv(out / "jaspar.csv", keep_default_na=False)
+    site = (rows["kind"] == "consensus").cumsum() - 1  # rows are grouped site by site
+    consensus = rows[rows["kind"] == "consensus"]
+    assert len(consensus) == jaspar["pretrained"]["sites"] and consensus["matrix_id"].nunique() == \
+        jaspar["matrices"] and consensus["accession"].nunique() == jaspar["proteins"]
+    # --jaspar-replicates 2: two distinct mutants per consensus site, of its length
+    assert rows["kind"].tolist() == ["consensus", "mutant", "mutant"] * len(consensus)
+    for _, group in rows.groupby(site):
+        sites = group["site"].tolist()
+        assert len(set(sites)) == 3 and len({len(x) for x in sites}) == 1
+    for arm in ("pretrained", "scratch", "ridge"):
+        reference = rows[f"dg_{arm}"].where(rows["kind"] == "consensus").groupby(site).transform("max")
+        mutants = rows["kind"] == "mutant"
+        ddg = (rows[f"dg_{arm}"] - reference)[mutants]
+        assert jaspar[arm]["mutants"] == len(ddg) == 2 * jaspar[arm]["sites"]
+        assert jaspar[arm]["mean_ddg"] == pytest.approx(ddg.mean(), abs=1e-9)
+        assert jaspar[arm]["fraction_weaker"] == pytest.approx((ddg > 0).mean())
+    # each consensus is the most frequent base per column of its JASPAR matrix, whose UniProt
+    # accessions include the protein's
+    database = jaspardb(release="JASPAR2026")
+    for row in consensus.itertuples():
+        motif = database.fetch_motif_by_id(row.matrix_id)
+        assert row.accession in motif.acc
+        assert row.site == "".join(max("ACGT", key=lambda b: motif.counts[b][i])
+                                   for i in range(motif.length))
 
 
 def test_binding_folds_never_share_a_protein(binding_run):
@@ -116,9 +187,17 @@ def test_train_then_predict_pairs(tmp_path, data_dir):
     result = _run([str(ROOT / "main.py"), "--task", "binding", "--model", str(out / "model.keras"),
                    "--predict", str(pairs), "--output", str(tmp_path / "pred"), "--verbose", "0"],
                   cwd=tmp_path)
-    predicted = pd.read_csv(tmp_path / "pred" / "predictions.csv")
-    assert len(predicted) == 2 and predicted["predicted_dg"].between(-30, 5).all()
-    assert "2 complexes" in result.stdout
+    predicted = pd.read_csv(tmp_path / "pred" / "predictions.csv", keep_default_na=False)
+    assert len(predicted) == 2 and "2 complexes" in result.stdout
+    # the CSV holds what the saved model gives on the same tokens, in this process
+    from deepbio.models import MultiomicTokenizer
+
+    tokenizer = MultiomicTokenizer()
+    ids, mask = tokenizer.pad([tokenizer.encode_complex("MKVLAAGRR", "ACGTTG", "DNA", "CAACGT"),
+                               tokenizer.encode_complex("MSTNPKPQRK", "GGAUCC", "RNA")])
+    model = keras.models.load_model(out / "model.keras")
+    direct = model.predict({"token_ids": ids, "padding_mask": mask.astype("int32")}, verbose=0)[:, 0]
+    np.testing.assert_allclose(predicted["predicted_dg"], direct, rtol=1e-6)
 
 
 def test_demo_runs(tmp_path, data_dir, binding_run):

@@ -11,6 +11,34 @@ from deepbio.layers import (MultiomicAttention, MultiomicTransformerLayer, Rotar
 from deepbio.layers.multiomic_attention import attention_scale_value
 
 
+def _rope(x, positions, max_wavelength=10000.0):
+    """NumPy RoPE, interleaved pairs: (x[2i], x[2i+1]) rotated by position · λ^(-2i/d)."""
+    half = x.shape[-1] // 2
+    angles = positions[:, :, None] * max_wavelength ** (-np.arange(half) * 2.0 / x.shape[-1])
+    cos, sin = np.cos(angles)[:, :, None, :], np.sin(angles)[:, :, None, :]
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return np.stack([even * cos - odd * sin, even * sin + odd * cos], -1).reshape(x.shape)
+
+
+def _attention(x, qkv_kernel, output_kernel, heads, scale, mask=None):
+    """NumPy multi-head self-attention of MultiomicAttention: (outputs, probabilities)."""
+    b, length, _ = x.shape
+    qkv = (x @ qkv_kernel).reshape(b, length, 3, heads, -1)
+    positions = np.tile(np.arange(length, dtype=np.float64), (b, 1))
+    q, k, v = _rope(qkv[:, :, 0], positions), _rope(qkv[:, :, 1], positions), qkv[:, :, 2]
+    logits = np.einsum("bqhd,bkhd->bhqk", q, k) * scale
+    if mask is not None:
+        logits = np.where(mask[:, None], logits, -1e9)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    out = np.einsum("bhqk,bkhd->bqhd", p, v).reshape(b, length, -1) @ output_kernel
+    return out, p
+
+
+def _layer_norm(x, gamma, beta, epsilon=1e-5):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + epsilon) * gamma + beta
+
+
 def _scores(layer, x, positions):
     return keras.ops.convert_to_numpy(layer(x, positions=positions[None, :],
                                             return_attention_scores=True)[1])
@@ -63,7 +91,16 @@ def test_padding_mask_hides_keys():
     out, scores = layer(x, attention_mask=mask, return_attention_scores=True)
     scores = keras.ops.convert_to_numpy(scores)
     assert np.all(scores[..., 3:] < 1e-6)
-    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
+    # the probabilities and outputs, recomputed in NumPy from the layer's kernels (μP scale 1/d)
+    qkv_kernel, output_kernel = (keras.ops.convert_to_numpy(w) for w in
+                                 (layer.qkv_kernel, layer.output_kernel))
+    expected_out, expected_scores = _attention(x, qkv_kernel, output_kernel, 2, 1 / 4, mask)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), expected_out, rtol=1e-4, atol=1e-5)
+    # masking = the unmasked probabilities renormalised over the visible keys
+    full = keras.ops.convert_to_numpy(layer(x, return_attention_scores=True)[1])
+    np.testing.assert_allclose(scores[..., :3], full[..., :3] / full[..., :3].sum(-1, keepdims=True),
+                               rtol=1e-4, atol=1e-6)
     # what a padded key holds does not matter
     x2 = x.copy()
     x2[0, 3:] = 100.0
@@ -99,5 +136,25 @@ def test_transformer_layer_config_round_trip_and_pre_norm():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(clone(x)), y, atol=1e-6)
     assert len(layer.get_weights()) == 2 + 2 + 2 + 2  # 2 norms × (γ, β), qkv, out, gate_up, down
     # zero projections: the block is the identity (pre-norm residual stream)
-    layer.set_weights([np.zeros_like(w) if w.ndim == 2 else w for w in layer.get_weights()])
+    weights = layer.get_weights()
+    layer.set_weights([np.zeros_like(w) if w.ndim == 2 else w for w in weights])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), x, atol=1e-6)
+
+
+def test_transformer_layer_is_x_plus_attention_then_plus_swiglu():
+    """y = h + SwiGLU(LN₂(h)), h = x + Attn(LN₁(x)), recomputed in NumPy from the weights."""
+    rng = np.random.default_rng(4)
+    layer = MultiomicTransformerLayer(num_heads=2, intermediate_dim=16, attention_scale="standard")
+    x = rng.normal(size=(2, 4, 8)).astype("float32")
+    layer(x)
+    # non-trivial LayerNorm γ / β, so no branch reduces to a plain standardisation
+    layer.attention_norm.set_weights([rng.normal(1.0, 0.3, 8), rng.normal(0.0, 0.3, 8)])
+    layer.mlp_norm.set_weights([rng.normal(1.0, 0.3, 8), rng.normal(0.0, 0.3, 8)])
+    w = {v.path.split("/")[-1]: keras.ops.convert_to_numpy(v) for v in layer.weights}
+    x64 = x.astype(np.float64)
+    attended, _ = _attention(_layer_norm(x64, *layer.attention_norm.get_weights()), w["qkv_kernel"],
+                             w["output_kernel"], 2, 1 / np.sqrt(4))
+    h = x64 + attended
+    gate, up = np.split(_layer_norm(h, *layer.mlp_norm.get_weights()) @ w["gate_up_kernel"], 2, -1)
+    swiglu = (up * gate / (1 + np.exp(-gate))) @ w["down_kernel"]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), h + swiglu, rtol=1e-4, atol=1e-5)

@@ -145,8 +145,18 @@ def test_attention_maps():
                                TOKENIZER.encode_complex("MK", "AC", "RNA")])
     maps = backbone.attention_maps(ids, mask)
     assert len(maps) == 2 and maps[0].shape == (2, 2, ids.shape[1], ids.shape[1])
-    np.testing.assert_allclose(maps[1].sum(-1), 1.0, atol=1e-5)
-    assert maps[0][1, :, :, mask[1].sum():].max() < 1e-6  # padding never attended
+    n = int(mask[1].sum())
+    assert maps[0][1, :, :, n:].max() < 1e-6  # padding never attended
+    # the padded complex's maps are those of the same complex alone, without padding
+    alone = backbone.attention_maps(ids[1:, :n], mask[1:, :n])
+    for layer in range(2):
+        np.testing.assert_allclose(maps[layer][1, :, :n, :n], alone[layer][0], rtol=1e-4, atol=1e-6)
+    # protein isolation: <protein> M K V L <eos> (positions 1..6) attend only to each other
+    protein = np.arange(1, 7)
+    others = np.setdiff1d(np.arange(ids.shape[1]), protein)
+    for layer in range(2):
+        assert maps[layer][0][:, protein][:, :, others].max() < 1e-6
+        assert maps[layer][0][:, protein][:, :, protein].min() > 1e-4
 
 
 def test_serialization_round_trips(tmp_path):

@@ -76,7 +76,7 @@ def test_unknown_value_fills_n_rows_only():
     np.testing.assert_array_equal(one_hot(["AT"], "rna", unknown_value=0.25), one_hot(["AU"], "rna"))
 
 
-def test_n_is_an_error_for_protein():
+def test_n_is_asparagine_for_protein():
     # N is asparagine in protein, so it must be a real channel there.
     assert encode_residues(["N"]).tolist() == [[PROTEIN_ALPHABET.index("N")]]
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from deepbio.metrics import binary_metrics, multilabel_metrics, per_label_metrics
+from deepbio.metrics import (binary_metrics, multilabel_metrics, per_label_metrics,
+                             regression_metrics)
 
 Y_TRUE = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [1, 1, 1, 1]])
 Y_PRED = np.array([[1, 0, 0, 0], [1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0]])
@@ -45,11 +46,42 @@ def test_binary_metrics_hand_computed():
     assert m["mcc"] == pytest.approx((2 * 1 - 1 * 1) / np.sqrt(3 * 3 * 2 * 2))
     # AUROC: positive/negative pairs ranked right: (0.9>0.6,0.1) (0.4>0.1) (0.8>0.6,0.1) = 5 of 6.
     assert m["auroc"] == pytest.approx(5 / 6)
+    # Average precision, by descending score 0.9(+) 0.8(+) 0.6(−) 0.4(+) 0.1(−): each recall step
+    # of 1/3 times the precision where it happens: 1/3·1 + 1/3·1 + 1/3·3/4 = 11/12.
+    assert m["auprc"] == pytest.approx(11 / 12)
+    # a stricter threshold: only 0.9 and 0.8 called positive, tp=2 fn=1 fp=0 tn=2
+    strict = binary_metrics(y, s, threshold=0.7)
+    assert strict["sensitivity"] == pytest.approx(2 / 3) and strict["specificity"] == 1.0
+    assert strict["mcc"] == pytest.approx((2 * 2 - 0 * 1) / np.sqrt(2 * 3 * 2 * 3))
 
 
 def test_per_label_metrics_keys_and_single_class():
     scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.2, 0.3]])
     labels = np.array([[1, 0], [1, 1], [1, 0]])
     m = per_label_metrics(labels, scores, ["a", "c"])
-    assert m["a"]["auroc"] is None  # a single class: undefined
-    assert m["c"]["auroc"] == pytest.approx(1.0)
+    assert set(m) == {"a", "c"} and set(m["a"]) == {"auroc", "auprc", "mcc"}
+    assert m["a"]["auroc"] is None and m["a"]["auprc"] is None  # a single class: undefined
+    # c: the positive (0.7) outranks both negatives (0.1, 0.3), and 0.5 splits them exactly
+    assert m["c"]["auroc"] == pytest.approx(1.0) and m["c"]["auprc"] == pytest.approx(1.0)
+    assert m["c"]["mcc"] == pytest.approx(1.0)
+    # one threshold per label: at 0.8 nothing is called for c, and MCC is 0 (undefined → 0)
+    strict = per_label_metrics(labels, scores, ["a", "c"], thresholds=[0.5, 0.8])
+    assert strict["c"]["mcc"] == 0.0 and strict["c"]["auroc"] == pytest.approx(1.0)
+
+
+def test_regression_metrics_hand_computed():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([2.0, 2.0, 3.0, 5.0])
+    m = regression_metrics(y, p)
+    assert m["n"] == 4
+    assert m["mae"] == pytest.approx((1 + 0 + 0 + 1) / 4)
+    assert m["rmse"] == pytest.approx(np.sqrt(2 / 4))
+    # deviations y: −1.5 −0.5 0.5 1.5; p: −1 −1 0 2 → Σ products 5, Σ squares 5 and 6
+    assert m["pearson_r"] == pytest.approx(5 / np.sqrt(5 * 6))
+    # ranks of p with the tie averaged: 1.5 1.5 3 4 → Σ products 4.5, Σ squares 5 and 4.5
+    assert m["spearman_rho"] == pytest.approx(4.5 / np.sqrt(5 * 4.5))
+    constant = regression_metrics(y, np.full(4, 2.5))
+    assert constant["pearson_r"] is None and constant["spearman_rho"] is None
+    assert constant["mae"] == pytest.approx((1.5 + 0.5 + 0.5 + 1.5) / 4)
+    with pytest.raises(ValueError, match="equally long"):
+        regression_metrics(y, p[:3])

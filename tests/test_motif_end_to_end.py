@@ -1,6 +1,8 @@
 """End-to-end: ``main.py --task motif`` and the demo on a slice of the real data, by subprocess."""
 
+import collections
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -8,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import run_script as _run
-from deepbio.interpret.motif_scoring import SCORE_COLUMNS
+from deepbio.interpret.motif_aggregate import SCORE_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -20,27 +22,44 @@ def motif_run(tmp_path_factory, data_dir):
     return out, result
 
 
+def _minmax(values):
+    values = np.asarray(values, np.float64)
+    return (values - values.min()) / (values.max() - values.min())
+
+
 def test_outputs_and_report(motif_run):
     out, result = motif_run
     report = json.loads((out / "report.json").read_text())
     assert report["task"] == "motif" and report["sequences"] == 60
+    # 60 (accessible, shuffled) pairs; scikit-learn's test_size rounds up: test ceil(0.2 × 60) = 12
+    # pairs, validation ceil(0.1 × 48) = 5, train 43; two sequences per pair.
+    test_pairs = math.ceil(0.2 * 60)
+    val_pairs = math.ceil(0.1 * (60 - test_pairs))
     assert report["model"]["trained_here"] and report["model"]["splits"] == {
-        "train": 86, "val": 10, "test": 24}  # pairs of (accessible, shuffled) split 0.8 × 0.9
+        "train": 2 * (60 - test_pairs - val_pairs), "val": 2 * val_pairs, "test": 2 * test_pairs}
     assert 0.0 <= report["heldout"]["auroc"] <= 1.0
     assert set(report["seconds"]) == {"load", "train", "locate", "scs", "af", "aggregate", "plot",
                                       "jaspar", "total"}
     table = pd.read_csv(out / "motif_scores.csv")
     assert tuple(table.columns) == SCORE_COLUMNS
-    # The slice holds 2542 distinct 6-mers seen >= 5 times, 31871 occurrences (pinned; no N).
-    assert report["scoring"]["motifs"] == len(table) == 2542
-    assert report["scoring"]["occurrences"] == table["count"].sum() == 31871
-    # Motifs in order of first appearance, as upstream: sequence 0 starts ATGCGCTC and
-    # ATGCGC is seen < 5 times in the slice, so the first motif is TGCGCT (position 1).
-    assert table["motif"].iloc[0] == "TGCGCT" and table["count"].iloc[0] >= 5
+    assert report["scoring"]["motifs"] == len(table)
+    assert report["scoring"]["occurrences"] == table["count"].sum()
     for column in ("autonomous_functionality_score", "sequence_context_synergy_score"):
         assert table[column].min() == 0.0 and table[column].max() <= 1.0
+    # The combined scores are upstream's minmax(count) × minmax(score), recomputed from the columns.
+    np.testing.assert_allclose(table["autonomous_functionality_score"],
+                               _minmax(table["count"]) * _minmax(table["af_score"]), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(table["sequence_context_synergy_score"],
+                               _minmax(table["count"]) * _minmax(table["scs_score"]), rtol=1e-9,
+                               atol=1e-12)
+    # The top motifs per combined score are the table's, ranked by that score (then by count).
     top = pd.read_csv(out / "top_motifs.csv")
     assert len(top) == 6 and top["jaspar_id"].str.startswith("MA").all()
+    for column, label in (("autonomous_functionality_score", "autonomous_functionality"),
+                          ("sequence_context_synergy_score", "sequence_context_synergy")):
+        best = table.sort_values([column, "count"], ascending=False, kind="stable")["motif"][:3]
+        assert top[top["ranked_by"] == label]["motif"].tolist() == best.tolist()
     params = json.loads((out / "params.json").read_text())
     assert params["motif_length"] == 6 and params["epochs"] == 1 and params["top_r"] == "0.1"
     for name in ("model.keras", "motif_scores.png", "training_history.png"):
@@ -48,9 +67,30 @@ def test_outputs_and_report(motif_run):
     assert "held-out AUROC" in result.stdout
 
 
+def test_kmer_counts_recomputed_from_the_raw_csv(motif_run, data_dir):
+    """Every overlapping 6-mer of the first 60 raw sequences, counted with a Counter."""
+    out, _ = motif_run
+    report = json.loads((out / "report.json").read_text())
+    table = pd.read_csv(out / "motif_scores.csv")
+    sequences = pd.read_csv(data_dir / "deepasmm" / "basset_8988T.csv")["Seqs"].str.upper()[:60]
+    counts, first_seen = collections.Counter(), {}
+    for s in sequences:
+        for i in range(len(s) - 5):
+            kmer = s[i:i + 6]
+            if set(kmer) <= set("ACGT"):  # k-mers with N are dropped
+                counts[kmer] += 1
+                first_seen.setdefault(kmer, len(first_seen))
+    kept = sorted((k for k, c in counts.items() if c >= 5), key=first_seen.get)
+    assert report["scoring"]["motifs"] == len(kept)
+    assert report["scoring"]["occurrences"] == sum(counts[k] for k in kept)
+    # in order of first appearance, as upstream
+    assert table["motif"].tolist() == kept
+    assert table["count"].tolist() == [counts[k] for k in kept]
+
+
 def test_user_model_and_fasta_fast_equals_naive(motif_run, tmp_path, data_dir):
     out, _ = motif_run
-    from deepbio.tasks.motif import default_input, load_sequences
+    from deepbio.data.motif import default_input, load_sequences
 
     sequences = load_sequences(default_input(data_dir))["sequence"][:6]
     fasta = tmp_path / "seqs.fasta"

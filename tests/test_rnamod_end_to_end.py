@@ -12,6 +12,24 @@ from conftest import ROOT
 from conftest import run_script as _run
 
 METRICS = {"acc", "sensitivity", "specificity", "mcc", "auroc", "auprc"}
+INDEX = {"Am": 1, "m5U": 7}  # VQ-RNA's file numbers (data/{split}/{i}-{0,1}.fasta)
+
+
+def _one_hot(windows, length):
+    """Centre crop (start len//2 - length//2) and one-hot, channels A, C, G, U (T read as U)."""
+    crops = [w[len(w) // 2 - length // 2:][:length].replace("T", "U") for w in windows]
+    return np.array([[[float(base == b) for b in "ACGU"] for base in w] for w in crops], np.float32)
+
+
+def _raw_valid(data_dir, name):
+    """{record id: (label, window)} of a modification's raw valid FASTA files, read by hand."""
+    records = {}
+    for label in (0, 1):
+        text = (data_dir / "vqrna" / "valid" / f"{INDEX[name]}-{label}.fasta").read_text()
+        for block in text.split(">")[1:]:
+            header, *lines = block.splitlines()
+            records[header.split()[0]] = (label, "".join(lines).strip().upper())
+    return records
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +42,7 @@ def rnamod_run(tmp_path_factory, data_dir):
     return out, result
 
 
-def test_report_and_outputs(rnamod_run):
+def test_report_and_outputs(rnamod_run, data_dir):
     out, result = rnamod_run
     report = json.loads((out / "report.json").read_text())
     assert report["task"] == "rnamod" and report["modifications"] == ["Am", "m5U"]
@@ -36,12 +54,18 @@ def test_report_and_outputs(rnamod_run):
         assert set(entry["baseline_kmer"]["valid"]) == METRICS
         assert 0.0 <= entry["valid"]["auroc"] <= 1.0
         assert entry["training"]["epochs_run"] == 1
-        assert report["data"][name]["train"] == {"windows": 80, "positives": 40}
+        # --max-windows-per-split 80: a stratified subset keeps the raw files' positive share
+        # (Am: 1272 of 2545 training windows, m5U: 2956 of 5912 → 40 of 80)
+        raw = [(data_dir / "vqrna" / "train" / f"{INDEX[name]}-{label}.fasta").read_text().count(">")
+               for label in (0, 1)]
+        assert report["data"][name]["train"] == {"windows": 80,
+                                                 "positives": round(80 * raw[1] / sum(raw))}
     assert set(report["mean"]) >= {"valid", "test", "multitask_valid", "baseline_kmer_valid"}
     assert report["mean"]["test"] is None
     assert set(report["seconds"]) >= {"train_per_modification", "train_multitask", "total"}
     params = json.loads((out / "params.json").read_text())
-    assert params["epochs"] == 1 and params["sequence_length"] == 101 and params["preset"] == "cpu"
+    assert params["epochs"] == 1 and params["sequence_length"] == 101 and params["profile"] == "cpu"
+    assert params["task"] == "rnamod" and params["mode"] == "run"
     for name in ("Am/model.keras", "m5U/model.keras", "multitask/model.keras", "valid_roc_curves.png",
                  "valid_pr_curves.png", "tf_idf_matrix_sorted.csv", "feature_spectrum.svg",
                  "ism/Am_importance.svg", "ism/m5U_logo.png", "saliency_valid.png",
@@ -56,6 +80,43 @@ def test_report_and_outputs(rnamod_run):
     assert "mean valid AUROC" in result.stdout and "not trained: m1A" in result.stdout
 
 
+def test_valid_metrics_recomputed_from_raw_windows_and_saved_models(rnamod_run, data_dir):
+    """Report AUROC/AUPRC = scikit-learn on the saved models' predictions of the raw valid windows.
+
+    predictions_valid.csv names the windows and rounds the probabilities to 6 decimals (after one
+    epoch they can all round alike), so the scores are recomputed at full precision from the
+    raw FASTA files and the saved models, and checked against the CSV to its rounding.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    out, _ = rnamod_run
+    report = json.loads((out / "report.json").read_text())
+    table = pd.read_csv(out / "predictions_valid.csv")
+    models = {name: keras.models.load_model(out / name / "model.keras", compile=False)
+              for name in ("Am", "m5U", "multitask")}
+    for name in ("Am", "m5U"):
+        raw = _raw_valid(data_dir, name)
+        for kind, model, column, block in (
+                ("per_modification", models[name], 0, report["per_modification"][name]["valid"]),
+                ("multitask", models["multitask"], ["Am", "m5U"].index(name),
+                 report["per_modification"][name]["multitask"]["valid"])):
+            rows = table[(table["modification"] == name) & (table["model"] == kind)]
+            # --max-windows-per-split 80: a stratified subset of the raw valid windows
+            positives = round(80 * sum(label for label, _ in raw.values()) / len(raw))
+            assert len(rows) == 80 and rows["label"].sum() == positives and rows["id"].is_unique
+            assert rows["label"].tolist() == [raw[i][0] for i in rows["id"]]
+            x = _one_hot([raw[i][1] for i in rows["id"]], 101)
+            p = model.classifier().predict(x, verbose=0)[:, column]
+            np.testing.assert_allclose(rows["probability"], p, atol=1e-6)
+            labels = rows["label"].to_numpy()
+            assert block["auroc"] == pytest.approx(roc_auc_score(labels, p), abs=1e-9), (name, kind)
+            assert block["auprc"] == pytest.approx(average_precision_score(labels, p), abs=1e-9)
+            assert block["acc"] == pytest.approx(np.mean((p >= 0.5) == labels))
+    # the mean block averages the two modifications
+    assert report["mean"]["valid"]["auroc"] == pytest.approx(
+        np.mean([report["per_modification"][n]["valid"]["auroc"] for n in ("Am", "m5U")]))
+
+
 def test_predict_csv_and_bad_input(rnamod_run, tmp_path, data_dir):
     out, _ = rnamod_run
     fasta = tmp_path / "sites.fasta"
@@ -64,10 +125,21 @@ def test_predict_csv_and_bad_input(rnamod_run, tmp_path, data_dir):
           "--output", str(tmp_path)], cwd=tmp_path)
     frame = pd.read_csv(tmp_path / "predictions.csv")
     assert list(frame.columns) == ["id", "length", "Am", "m5U"] and frame["id"].tolist() == ["s1", "s2"]
-    assert ((frame[["Am", "m5U"]] > 0) & (frame[["Am", "m5U"]] < 1)).all().all()
+    assert frame["length"].tolist() == [101, 301]
+    # The probabilities are the saved models' on the windows one-hot encoded by hand (s2 is
+    # centre-cropped from 301 to 101 nt, T read as U); a run folder means its per-modification models.
+    x = _one_hot(["ACGU" * 25 + "A", "T" * 301], 101)
+    for name in ("Am", "m5U"):
+        model = keras.models.load_model(out / name / "model.keras", compile=False)
+        np.testing.assert_allclose(frame[name], model.classifier().predict(x, verbose=0)[:, 0],
+                                   atol=1e-6)
     _run([str(ROOT / "main.py"), "--task", "rnamod", "--predict", str(fasta), "--model",
           str(out / "multitask" / "model.keras"), "--output", str(tmp_path / "mt")], cwd=tmp_path)
-    assert list(pd.read_csv(tmp_path / "mt" / "predictions.csv").columns) == ["id", "length", "Am", "m5U"]
+    multitask = pd.read_csv(tmp_path / "mt" / "predictions.csv")
+    assert list(multitask.columns) == ["id", "length", "Am", "m5U"]
+    model = keras.models.load_model(out / "multitask" / "model.keras", compile=False)
+    np.testing.assert_allclose(multitask[["Am", "m5U"]], model.classifier().predict(x, verbose=0),
+                               atol=1e-6)
     for text, message in ((">ok\n" + "A" * 101 + "\n>weird\n" + "A" * 50 + "X" + "A" * 50 + "\n",
                            "('weird') has invalid base 'X' at position 51"),
                           (">short\n" + "A" * 99 + "\n", "('short') has length 99")):

@@ -37,6 +37,22 @@ def test_batched_ism_equals_naive_ism():
     np.testing.assert_array_equal(fast[X[:, 4:15] == 1], 0.0)  # reference bases score 0
 
 
+def test_ism_of_a_linear_model_is_the_weight_difference():
+    # y_j = Σ_{l,b} w[l, b, j] x[l, b] + c_j: mutating position l from base r to b changes y_j by
+    # w[l, b, j] − w[l, r, j], whatever the rest of the window.
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(9, 4, 2))
+    inputs = keras.Input((9, 4))
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    dense.set_weights([w.reshape(36, 2).astype("float32"), np.array([0.3, -1.0], "float32")])
+    X = _windows(3, 9, seed=4)
+    result = saturation_mutagenesis(model, X, start=2, end=8, output_index=1, batch_size=5)
+    reference = np.einsum("nlb,lb->nl", X, w[:, :, 1])  # weight of each window's own base
+    expected = w[None, 2:8, :, 1] - reference[:, 2:8, None]
+    np.testing.assert_allclose(result, expected, atol=1e-5)
+
+
 def test_ism_does_not_depend_on_batch_size_and_works_on_vqrna():
     model = VQRNA(51, encoder_filters=(8, 16), hidden_dim=16, num_embeddings=32, num_layers=1,
                   num_heads=2, intermediate_dim=16, head_dim=8).classifier()

@@ -141,3 +141,50 @@ def test_transformer_encoder_padding_mask_and_round_trip(tmp_path, normalize_fir
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
     with pytest.raises(ValueError, match="divisible"):
         TransformerEncoder(8, 3)(x)
+
+
+def _layer_norm(x, gamma, beta, epsilon=1e-5):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + epsilon) * gamma + beta
+
+
+def _mha(x, weights, mask):
+    """NumPy Keras MultiHeadAttention(x, x, x) with a (b, L, L) boolean mask."""
+    wq, bq, wk, bk, wv, bv, wo, bo = weights
+    q = np.einsum("bld,dhk->blhk", x, wq) + bq
+    k = np.einsum("bld,dhk->blhk", x, wk) + bk
+    v = np.einsum("bld,dhk->blhk", x, wv) + bv
+    logits = np.einsum("bqhk,bshk->bhqs", q, k) / np.sqrt(wq.shape[-1])
+    logits = np.where(mask[:, None], logits, -1e9)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return np.einsum("bhqs,bshk,hkd->bqd", p, v, wo) + bo
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_transformer_encoder_equals_its_residual_formula(normalize_first):
+    """Post-norm: y = LN₂(h + FFN(h)), h = LN₁(x + MHA(x)); pre-norm: h = x + MHA(LN₁ x),
+    y = h + FFN(LN₂ h); recomputed in NumPy from random weights (LayerNorm γ / β included)."""
+    rng = np.random.default_rng(5)
+    layer = TransformerEncoder(intermediate_dim=6, num_heads=2, normalize_first=normalize_first)
+    x = rng.normal(size=(2, 5, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    layer(x, padding_mask=mask)
+    for sub in (layer.attention, layer.attention_norm, layer.intermediate, layer.output_dense,
+                layer.output_norm):
+        sub.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32)
+                         for w in sub.get_weights()])
+    ln1, ln2 = layer.attention_norm.get_weights(), layer.output_norm.get_weights()
+    w1, b1 = layer.intermediate.get_weights()
+    w2, b2 = layer.output_dense.get_weights()
+    ffn = lambda h: np.maximum(h @ w1 + b1, 0.0) @ w2 + b2  # noqa: E731
+    pairs = mask[:, :, None] & mask[:, None, :]
+    attention = layer.attention.get_weights()
+    if normalize_first:
+        h = x + _mha(_layer_norm(x, *ln1), attention, pairs)
+        expected = h + ffn(_layer_norm(h, *ln2))
+    else:
+        h = _layer_norm(x + _mha(x, attention, pairs), *ln1)
+        expected = _layer_norm(h + ffn(h), *ln2)
+    y = np.asarray(layer(x, padding_mask=mask))
+    np.testing.assert_allclose(y[0, :3], expected[0, :3], rtol=1e-4, atol=1e-5)  # real positions
+    np.testing.assert_allclose(y[1], expected[1], rtol=1e-4, atol=1e-5)

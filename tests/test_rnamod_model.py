@@ -39,7 +39,9 @@ def test_every_length_reconstructs_its_own_length(length):
     model = VQRNA(length, **TINY)
     outputs = model(_windows(2, length))
     assert outputs["reconstruction"].shape == (2, length, 4)
-    np.testing.assert_allclose(np.asarray(outputs["reconstruction"]).sum(-1), 1.0, rtol=1e-5)
+    reconstruction = np.asarray(outputs["reconstruction"])
+    # Two different windows give two different reconstructions (the decoder reads its input).
+    assert np.abs(reconstruction[0] - reconstruction[1]).max() > 1e-6
 
 
 def test_loss_is_the_weighted_sum_of_its_parts():

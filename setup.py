@@ -24,7 +24,10 @@ setup(
                  "Feature_extraction_algorithms", "Feature_extraction_algorithms.*"]
     ),
     install_requires=_requirements(),
-    extras_require={"test": ["pytest>=8"]},
+    # The OmniBioTE converter reads checkpoints with NumPy alone ("convert" needs no torch); the
+    # tests build reference checkpoints with torch, capped below 2.14 so pip takes the 192 MB CPU
+    # wheel (2.13.0+cpu) where one is on disk rather than a multi-GB CUDA build.
+    extras_require={"convert": [], "test": ["pytest>=8", "torch>=2.13,<2.14"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

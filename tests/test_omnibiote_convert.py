@@ -11,7 +11,6 @@ Closeness: ``max |keras − torch| / max |torch|`` per output, at most 1e-4.
 
 import copy
 import json
-import math
 import sys
 import types
 import warnings
@@ -130,6 +129,7 @@ class OmniBioTA(nn.Module):
         super().__init__()
         self.config = config
         self.config.lr_scale = 32 / config.n_embd
+        self.config.param_std = 1 / np.sqrt(config.n_embd)  # a NumPy scalar in the pickle
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(config.vocab_size, config.n_embd), drop=nn.Dropout(0.0),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
@@ -301,6 +301,8 @@ def test_plain_encoder_round_trip_and_config(converted, tmp_path):
                                   keras.ops.convert_to_numpy(masked_lm(feed)))
     assert OmniBioTETokenizer.load(result["tokenizer"]).encode("<DNA>ACGT<EOS>", "nuc") == \
         [9, 4, 6, 7, 5, 3]
+    upstream = json.loads((folder / "omnibiota" / "conversion.json").read_text())["upstream_config"]
+    assert upstream["n_embd"] == 64 and upstream["param_std"] == pytest.approx(0.125)
 
 
 class _Evil:

@@ -46,6 +46,10 @@ class MultiomicAttention(keras.layers.Layer):
             (1/sqrt(head_dim)) or a positive float.
         dropout: float. Dropout on the attention probabilities.
         max_wavelength: float. RoPE base.
+        rotary_table_length: int or None. Read RoPE's cosines / sines from
+            tables of this many positions (`RotaryEmbedding`'s
+            ``table_length``; converted OmniBioTE checkpoints) instead of
+            computing them.
         kernel_initializer: initializer of the projections; default normal
             with std ``hidden_dim ** -0.5`` (OmniBioTE's ``param_std``).
         **kwargs: standard `keras.layers.Layer` arguments.
@@ -74,18 +78,21 @@ class MultiomicAttention(keras.layers.Layer):
     """
 
     def __init__(self, num_heads, head_dim=None, attention_scale="mup", dropout=0.0,
-                 max_wavelength=10000.0, kernel_initializer=None, **kwargs):
+                 max_wavelength=10000.0, kernel_initializer=None, rotary_table_length=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.head_dim = head_dim
         self.attention_scale = attention_scale
         self.dropout = dropout
         self.max_wavelength = max_wavelength
+        self.rotary_table_length = rotary_table_length
         self.kernel_initializer = (keras.initializers.get(kernel_initializer)
                                    if kernel_initializer is not None else None)
         if head_dim is not None:
             attention_scale_value(attention_scale, head_dim)
-        self.rotary = RotaryEmbedding(max_wavelength, dtype=self.dtype_policy, name="rotary")
+        self.rotary = RotaryEmbedding(max_wavelength, rotary_table_length, dtype=self.dtype_policy,
+                                      name="rotary")
         self.probability_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy,
                                                         name="probability_dropout")
 
@@ -155,6 +162,7 @@ class MultiomicAttention(keras.layers.Layer):
             "num_heads": self.num_heads, "head_dim": self.head_dim,
             "attention_scale": self.attention_scale, "dropout": self.dropout,
             "max_wavelength": self.max_wavelength,
+            "rotary_table_length": self.rotary_table_length,
             "kernel_initializer": (keras.initializers.serialize(self.kernel_initializer)
                                    if self.kernel_initializer is not None else None)})
         return config

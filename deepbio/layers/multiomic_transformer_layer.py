@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from deepbio.layers.multiomic_attention import MultiomicAttention
+from deepbio.layers.omnibiote_norm import normalization_layer
 
 
 @keras.saving.register_keras_serializable(package="deepbio")
@@ -12,7 +13,9 @@ class MultiomicTransformerLayer(keras.layers.Layer):
 
     The MLP is SwiGLU (``down(up(x) · silu(gate(x)))``, bias-free), as in
     OmniBioTE (``4 · n_embd`` projection split in two halves, i.e.
-    ``intermediate_dim = 2 · hidden_dim``).
+    ``intermediate_dim = 2 · hidden_dim``). ``gate_up_kernel`` holds the
+    gate's columns first, then the value's; OmniBioTE's ``c_fc`` has the
+    value first, so a converter swaps the two halves (an exact permutation).
 
     Besides the ordinary call, `forward` lets a caller attend the block's
     queries to extra keys / values computed elsewhere (a shared prefix), which
@@ -28,6 +31,10 @@ class MultiomicTransformerLayer(keras.layers.Layer):
             `MultiomicAttention`).
         layer_norm_epsilon: float.
         max_wavelength: float. RoPE base.
+        normalization: ``"layer_norm"`` (Keras `LayerNormalization`, the
+            default) or ``"omnibiote"`` (`OmniBioTENorm`, upstream's exact
+            formula, for converted checkpoints).
+        rotary_table_length: int or None, see `MultiomicAttention`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -47,7 +54,8 @@ class MultiomicTransformerLayer(keras.layers.Layer):
     """
 
     def __init__(self, num_heads, intermediate_dim, dropout=0.0, attention_scale="mup",
-                 layer_norm_epsilon=1e-5, max_wavelength=10000.0, **kwargs):
+                 layer_norm_epsilon=1e-5, max_wavelength=10000.0, normalization="layer_norm",
+                 rotary_table_length=None, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
@@ -55,14 +63,16 @@ class MultiomicTransformerLayer(keras.layers.Layer):
         self.attention_scale = attention_scale
         self.layer_norm_epsilon = layer_norm_epsilon
         self.max_wavelength = max_wavelength
+        self.normalization = normalization
+        self.rotary_table_length = rotary_table_length
         policy = self.dtype_policy
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
-                                                              dtype=policy, name="attention_norm")
+        self.attention_norm = normalization_layer(normalization, layer_norm_epsilon, policy,
+                                                  "attention_norm")
         self.attention = MultiomicAttention(num_heads, attention_scale=attention_scale,
                                             dropout=dropout, max_wavelength=max_wavelength,
+                                            rotary_table_length=rotary_table_length,
                                             dtype=policy, name="attention")
-        self.mlp_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, dtype=policy,
-                                                        name="mlp_norm")
+        self.mlp_norm = normalization_layer(normalization, layer_norm_epsilon, policy, "mlp_norm")
         self.residual_dropout = keras.layers.Dropout(dropout, dtype=policy, name="residual_dropout")
 
     def build(self, input_shape):
@@ -121,5 +131,6 @@ class MultiomicTransformerLayer(keras.layers.Layer):
         config.update({
             "num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim,
             "dropout": self.dropout, "attention_scale": self.attention_scale,
-            "layer_norm_epsilon": self.layer_norm_epsilon, "max_wavelength": self.max_wavelength})
+            "layer_norm_epsilon": self.layer_norm_epsilon, "max_wavelength": self.max_wavelength,
+            "normalization": self.normalization, "rotary_table_length": self.rotary_table_length})
         return config

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from deepbio.layers.multiomic_transformer_layer import MultiomicTransformerLayer
+from deepbio.layers.omnibiote_norm import normalization_layer
 from deepbio.layers.segment_attention_mask import SegmentAttentionMask
 
 
@@ -62,6 +63,12 @@ class MultiomicBackbone(keras.Model):
         segment_token_ids: sequence of int, the modality-tag ids (needed
             with ``isolated_segment_token_id``).
         isolated_segment_token_id: int or None.
+        normalization: ``"layer_norm"`` (default) or ``"omnibiote"``
+            (`OmniBioTENorm`: unbiased std, epsilon added to the std, as in
+            OmniBioTE's checkpoints), for every block and the final norm.
+        rotary_table_length: int or None. RoPE cosines / sines read from
+            per-block tables of this many positions (converted OmniBioTE
+            checkpoints, see `RotaryEmbedding`); None computes them.
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Inputs:
@@ -89,7 +96,7 @@ class MultiomicBackbone(keras.Model):
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  dropout=0.0, attention_scale="mup", max_wavelength=10000.0,
                  layer_norm_epsilon=1e-5, segment_token_ids=(), isolated_segment_token_id=None,
-                 **kwargs):
+                 normalization="layer_norm", rotary_table_length=None, **kwargs):
         dtype = kwargs.pop("dtype", None)
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
@@ -100,11 +107,12 @@ class MultiomicBackbone(keras.Model):
         mask_layer = SegmentAttentionMask(segment_token_ids, isolated_segment_token_id, dtype=dtype,
                                           name="attention_mask")
         blocks = [MultiomicTransformerLayer(num_heads, intermediate_dim, dropout, attention_scale,
-                                            layer_norm_epsilon, max_wavelength, dtype=dtype,
+                                            layer_norm_epsilon, max_wavelength,
+                                            normalization=normalization,
+                                            rotary_table_length=rotary_table_length, dtype=dtype,
                                             name=f"transformer_layer_{i}")
                   for i in range(num_layers)]
-        final_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, dtype=dtype,
-                                                     name="final_norm")
+        final_norm = normalization_layer(normalization, layer_norm_epsilon, dtype, "final_norm")
         x = embedding_dropout(embedding(token_ids))
         mask = mask_layer(token_ids, padding_mask)
         for block in blocks:
@@ -129,6 +137,8 @@ class MultiomicBackbone(keras.Model):
         self.segment_token_ids = tuple(int(t) for t in segment_token_ids)
         self.isolated_segment_token_id = (None if isolated_segment_token_id is None
                                           else int(isolated_segment_token_id))
+        self.normalization = normalization
+        self.rotary_table_length = rotary_table_length
 
     @classmethod
     def from_preset(cls, preset, vocabulary_size, **overrides):
@@ -227,6 +237,8 @@ class MultiomicBackbone(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "segment_token_ids": list(self.segment_token_ids),
             "isolated_segment_token_id": self.isolated_segment_token_id,
+            "normalization": self.normalization,
+            "rotary_table_length": self.rotary_table_length,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 

@@ -52,12 +52,17 @@ def mask_tokens(token_ids, padding_mask, content_ids, mask_id, rate=0.15, rng=No
 class MultiomicMaskedLM(keras.Model):
     """Predicts the original token at every position from a `MultiomicBackbone`.
 
-    ``logits = Dense(vocabulary_size)(backbone(inputs))``; train with
-    `mask_tokens` and a sparse cross-entropy weighted by its ``weights``
-    (only picked positions count).
+    ``logits = logit_scale · Dense(vocabulary_size)(backbone(inputs))``;
+    train with `mask_tokens` and a sparse cross-entropy weighted by its
+    ``weights`` (only picked positions count). OmniBioTE's ``lm_head`` is
+    bias-free and its logits are multiplied by μP's ``32 / n_embd``
+    (``use_bias=False, logit_scale=32 / hidden_dim`` in converted
+    checkpoints).
 
     Args:
         backbone: a `MultiomicBackbone`.
+        use_bias: bool, whether the head has a bias (default True).
+        logit_scale: positive float multiplying the logits (default 1.0).
         **kwargs: `keras.Model` arguments.
 
     Inputs:
@@ -72,17 +77,25 @@ class MultiomicMaskedLM(keras.Model):
         KerasHub ``EsmMaskedLM``.
     """
 
-    def __init__(self, backbone, **kwargs):
+    def __init__(self, backbone, use_bias=True, logit_scale=1.0, **kwargs):
+        if not float(logit_scale) > 0:
+            raise ValueError(f"logit_scale must be positive, got {logit_scale!r}")
         inputs = backbone.input
         x = backbone(inputs)
-        logits = keras.layers.Dense(backbone.vocabulary_size, dtype="float32",
+        logits = keras.layers.Dense(backbone.vocabulary_size, use_bias=use_bias, dtype="float32",
                                     kernel_initializer="zeros", name="lm_head")(x)
+        if float(logit_scale) != 1.0:
+            logits = keras.layers.Rescaling(float(logit_scale), dtype="float32",
+                                            name="logit_scale")(logits)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
+        self.use_bias = bool(use_bias)
+        self.logit_scale = float(logit_scale)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
-                "backbone": keras.layers.serialize(self.backbone)}
+                "backbone": keras.layers.serialize(self.backbone),
+                "use_bias": self.use_bias, "logit_scale": self.logit_scale}
 
     @classmethod
     def from_config(cls, config):

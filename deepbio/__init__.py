@@ -25,19 +25,32 @@ def register_custom_objects():
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
-    """Runs `register_custom_objects` right after ``keras`` itself is imported."""
+    """Runs `register_custom_objects` right after ``keras`` itself is imported.
+
+    A mere look-up (``importlib.util.find_spec("keras")``, as TensorFlow does
+    while it imports) leaves the hook in place; it removes itself once Keras
+    has actually been executed.
+    """
+
+    def __init__(self):
+        self._busy = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._busy:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
-        if spec is None or spec.loader is None:
+        self._busy = True
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self._busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        execute = spec.loader.exec_module
+        execute, hook = spec.loader.exec_module, self
 
         def exec_module(module):
             execute(module)
+            if hook in sys.meta_path:
+                sys.meta_path.remove(hook)
             register_custom_objects()
 
         spec.loader.exec_module = exec_module

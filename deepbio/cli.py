@@ -189,6 +189,7 @@ def build_parser(argv=()):
         tasks = sub.add_subparsers(dest="task", metavar="TASK", required=True)
         for name, (_, text) in TASKS.items():
             if mode == chosen_mode and name == chosen_task:
+                quiet_tensorflow(show_logs=_wants_logs(argv))
                 task = get_task(name)
                 if (mode == "predict" and not task.predict_input) or (
                         mode == "interpret" and not task.interpret_input):
@@ -218,6 +219,12 @@ def build_config(task, args):
 
 def _keras_verbosity(verbose):
     return 0 if verbose == 0 else (1 if sys.stdout.isatty() else 2)
+
+
+def _wants_logs(argv):
+    """``--debug`` or ``--verbose 2`` show TensorFlow's own log."""
+    return "--debug" in argv or "--verbose=2" in argv or any(
+        a == "--verbose" and b == "2" for a, b in zip(argv, argv[1:]))
 
 
 def quiet_tensorflow(show_logs=False):
@@ -289,12 +296,14 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    quiet_tensorflow(show_logs=debug or any(a in ("--verbose=2",) for a in argv) or
-                     any(a == "--verbose" and b == "2" for a, b in zip(argv, argv[1:])))
     if not debug:
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
     try:
-        args = build_parser(argv).parse_args(argv)
+        args, extras = build_parser(argv).parse_known_args(argv)
+        if extras:
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (not options of "
+                             f"'{PROG} {args.mode} {args.task}'; see '{PROG} {args.mode} "
+                             f"{args.task} --help')")
         return _execute(args)
     except SystemExit as exit_:  # --help, or argparse's own exit
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
@@ -336,9 +345,12 @@ def legacy_argv(argv, script):
             value, i = argv[i + 1], i + 1
         if name == "--task" and takes:
             task = value
-        elif name == "--predict" and takes and script != "train.py":
+        elif name in ("--predict", "--saliency") and takes and script == "train.py":
+            raise UsageError(f"train.py has no {name}; use python main.py {name} FILE, or "
+                             f"deepbio {'predict' if name == '--predict' else 'interpret'}")
+        elif name == "--predict" and takes:
             mode, rest = "predict", rest + ["--input", value]
-        elif name == "--saliency" and takes and script != "train.py":
+        elif name == "--saliency" and takes:
             mode, rest = "interpret", rest + ["--input", value]
         else:
             rest.append(arg)

@@ -45,9 +45,15 @@ def _truncated(models):
     return data[:len(data) // 2]
 
 
-def case(name, argv, pattern, files=None, needs=None, exit=2, absent="out", script=None):
-    marks = []
-    return pytest.param(argv, pattern, files or {}, needs, exit, absent, script, id=name, marks=marks)
+def case(name, argv, pattern, files=None, needs=None, absent="out", script=None):
+    """One bad-input case: ``argv`` (``{ptm}``... name the trained models) must exit 2 with one
+    ``deepbio: error:`` line matching ``pattern``, and leave ``absent`` unwritten.
+
+    ``files``: name → str / bytes / ``DIR`` / callable(models) → bytes, written into the
+    test's folder (the working directory). ``needs``: "models" (trained models, not a
+    stand-in), "data" (the data mirror) or "non-root". ``script``: "main.py" / "train.py".
+    """
+    return pytest.param(argv, pattern, files or {}, needs, absent, script, id=name)
 
 
 PRED_PTM = "predict ptm --model {ptm} --output out --input"
@@ -104,7 +110,7 @@ CASES = [
     # --- RNA windows of predict rnamod -------------------------------------------------------
     case("rnamod-too-short", f"{PRED_RNA} r.fa",
          r"r\.fa: record 2 \('r2'\) has length 49 \(too short\); expected an odd length of at least 101",
-         {"r.fa": f">r1\n{RNA}\n>r2\n{RNA[:49]}\n"}),
+         {"r.fa": f">r1\n{RNA}\n>r2\n{RNA[:49]}\n"}, needs="models"),
     case("rnamod-even-length", f"{PRED_RNA} r.fa",
          r"record 2 \('r2'\) has length 102 \(an even length has no centre\)",
          {"r.fa": f">r1\n{RNA}\n>r2\n{RNA}A\n"}),
@@ -136,7 +142,7 @@ CASES = [
     case("motif-unknown-format", f"{RUN_MOTIF} s.txt", r"s\.txt: unknown sequence format", {"s.txt": "ACGT\n"}),
     case("motif-length-not-the-models", f"{RUN_MOTIF} s.csv",
          r"model input shape \(600, 4\) does not fit \(300, 4\) one-hot sequences",
-         {"s.csv": "Seqs\n" + "\n".join([DNA600[:300]] * 12) + "\n"}),
+         {"s.csv": "Seqs\n" + "\n".join([DNA600[:300]] * 12) + "\n"}, needs="models"),
     # --- binding pairs (predict binding) -----------------------------------------------------
     case("binding-missing-strand", f"{PRED_BIND} pairs.csv",
          r"pairs\.csv: row 3 has an empty nucleic_acid",
@@ -178,15 +184,19 @@ CASES = [
     case("model-folder-rnamod", "predict rnamod --model models --input r.fa --output out",
          r"model folder models holds no model\.keras nor \*/model\.keras", {"r.fa": f">r\n{RNA}\n", "models": DIR}),
     case("model-rnamod-for-ptm", "predict ptm --model {rnamod_am} --input p.fa --output out",
-         r"model \S+Am/model\.keras is not a ptm model: its input is \(101, 4\)", {"p.fa": f">p1\n{PROT}\n"}),
+         r"model \S+Am/model\.keras is not a ptm model: its input is \(101, 4\)",
+         {"p.fa": f">p1\n{PROT}\n"}, needs="models"),
     case("model-ptm-for-rnamod", "predict rnamod --model {ptm} --input r.fa --output out",
-         r"model \S+ptm/model\.keras is not a rnamod model: it is not a VQ-RNA model", {"r.fa": f">r\n{RNA}\n"}),
+         r"model \S+ptm/model\.keras is not a rnamod model: it is not a VQ-RNA model",
+         {"r.fa": f">r\n{RNA}\n"}, needs="models"),
     case("model-ptm-for-binding", "predict binding --model {ptm} --input pairs.csv --output out",
-         r"is not a binding model: it does not map token_ids/padding_mask", {"pairs.csv": GOOD_PAIRS}),
+         r"is not a binding model: it does not map token_ids/padding_mask", {"pairs.csv": GOOD_PAIRS},
+         needs="models"),
     case("model-binding-for-motif", f"run motif --model {{binding}} --output out --input s.csv",
-         r"is not a motif model: it has 2 inputs", {"s.csv": f"Seqs\n{DNA600}\n"}),
+         r"is not a motif model: it has 2 inputs", {"s.csv": f"Seqs\n{DNA600}\n"}, needs="models"),
     case("model-ptm-for-motif", f"{RUN_MOTIF} s.csv".replace("{motif}", "{ptm}"),
-         r"model input shape \(49,\) does not fit \(600, 4\)", {"s.csv": f"Seqs\n{DNA600}\n"}),
+         r"model input shape \(49,\) does not fit \(600, 4\)", {"s.csv": f"Seqs\n{DNA600}\n"},
+         needs="models"),
     # --- sizes, epochs, folds, flag values ------------------------------------------------
     case("epochs-0", "run ptm --epochs 0 --output out", r"epochs \(--epochs\) must be at least 1, got 0"),
     case("epochs-negative", "run ptm --epochs -3 --output out", r"epochs \(--epochs\) must be at least 1, got -3"),
@@ -265,8 +275,16 @@ def _prepare(request, tmp_path, argv, files, needs):
         pytest.skip("runs as root: every folder is writable, so 0o500 cannot be tested")
     if needs == "data":
         request.getfixturevalue("data_dir")
-    uses_models = needs == "models" or any("{" + key + "}" in argv for key in MODEL_KEYS)
-    paths = request.getfixturevalue("models") if uses_models else {}
+    paths = {}
+    if needs == "models":
+        paths = request.getfixturevalue("models")
+    elif any("{" + key + "}" in argv for key in MODEL_KEYS):
+        # The input is checked before the model loads: without the data mirror (no trained
+        # models) a missing model file stands in.
+        try:
+            paths = request.getfixturevalue("models")
+        except pytest.skip.Exception:
+            paths = {key: f"no-{key}-model.keras" for key in MODEL_KEYS}
     for name, spec in files.items():
         path = tmp_path / name
         if spec is DIR:
@@ -293,15 +311,15 @@ def _check_failure(status, out, err, expected_status, pattern, tmp_path, absent)
     assert not (tmp_path / "runs").exists(), "runs/ was written"
 
 
-@pytest.mark.parametrize("argv, pattern, files, needs, exit_status, absent, script", CASES)
-def test_bad_input_fails_well(argv, pattern, files, needs, exit_status, absent, script, request,
-                              tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("argv, pattern, files, needs, absent, script", CASES)
+def test_bad_input_fails_well(argv, pattern, files, needs, absent, script, request, tmp_path,
+                              monkeypatch, capsys):
     args = _prepare(request, tmp_path, argv, files, needs)
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     status = cli.script_main(script, args) if script else cli.main(args)
     out, err = capsys.readouterr()
-    _check_failure(status, out, err, exit_status, pattern, tmp_path, absent)
+    _check_failure(status, out, err, 2, pattern, tmp_path, absent)
 
 
 def test_corpus_is_large_enough():
@@ -328,7 +346,8 @@ def test_other_failures_exit_1_and_debug_shows_the_traceback(models, tmp_path, m
 
 
 def test_good_inputs_still_work(models, tmp_path, monkeypatch, capsys):
-    """Lower case is accepted (and upper-cased), ``-`` pads PTM windows, 'dna' is DNA."""
+    """Lower case is accepted (and upper-cased), ``-`` pads PTM windows, 'dna' is DNA, a run
+    folder stands for its model.keras."""
     import pandas as pd
 
     monkeypatch.chdir(tmp_path)
@@ -339,7 +358,6 @@ def test_good_inputs_still_work(models, tmp_path, monkeypatch, capsys):
     for args in (["predict", "ptm", "--model", str(models["ptm"]), "--input", "p.fa", "--output", "p.csv"],
                  ["predict", "ptm", "--model", str(models["ptm"].parent), "--input", "p.fa",
                   "--output", "folder_model.csv"],
-                 ["interpret", "ptm", "--model", str(models["ptm"]), "--input", "w.fa", "--output", "sal"],
                  ["predict", "rnamod", "--model", str(models["rnamod"]), "--input", "r.fa", "--output",
                   "r.csv"],
                  ["predict", "binding", "--model", str(models["binding"]), "--input", "pairs.csv",
@@ -349,7 +367,11 @@ def test_good_inputs_still_work(models, tmp_path, monkeypatch, capsys):
     assert len(ptm_frame) == PROT.count("K") + 2 and set(ptm_frame["protein"]) == {"p1", "p2"}
     assert ptm_frame["window"].str.isupper().all()
     assert pd.read_csv(tmp_path / "folder_model.csv").equals(ptm_frame)
-    assert any((tmp_path / "sal").iterdir())
+    from deepbio.data import read_fasta
+    from deepbio.tasks.ptm import encode_windows
+
+    ids, windows = read_fasta(tmp_path / "w.fa")  # interpret ptm's windows: '-' pads the ends
+    assert encode_windows(windows, ids, "w.fa").shape == (2, 49)
     assert pd.read_csv(tmp_path / "r.csv")["id"].tolist() == ["r1", "r2"]
     assert pd.read_csv(tmp_path / "b.csv")["type"].tolist() == ["DNA"]
 

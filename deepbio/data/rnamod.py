@@ -82,11 +82,16 @@ def check_rna_windows(sequences, ids=None, source="input", min_length=51):
         bad = set(window) - allowed
         if bad:
             position = min(window.index(c) for c in bad)
+            if window[position] == "-":
+                raise ValueError(f"{source}: {name} has a gap '-' at position {position + 1}; give "
+                                 f"ungapped windows (N for an unknown base)")
             raise ValueError(f"{source}: {name} has invalid base {window[position]!r} at position "
                              f"{position + 1}; only A, C, G, T/U and N are allowed")
         if len(window) < min_length or len(window) % 2 == 0:
-            raise ValueError(f"{source}: {name} has length {len(window)}; expected an odd length "
-                             f"of at least {min_length} nt with the site at the centre")
+            why = "an even length has no centre" if len(window) % 2 == 0 else "too short"
+            least = f" of at least {min_length} nt" if min_length > 1 else ""
+            raise ValueError(f"{source}: {name} has length {len(window)} ({why}); expected an odd "
+                             f"length{least} with the site at the centre")
 
 
 def one_hot_rna(sequences, length=None):

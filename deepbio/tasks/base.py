@@ -93,6 +93,9 @@ class TrainingConfig:
         seed: int. Seeds Python, NumPy, Keras, data splits and samplers.
         mixed_precision: bool. ``mixed_float16`` compute with float32
             outputs (for GPUs).
+        deterministic: bool. TensorFlow op determinism
+            (``tf.config.experimental.enable_op_determinism``): the same
+            command gives the same report on the same machine.
     """
 
     epochs: int = option(10, "maximum training epochs per model", minimum=1)
@@ -100,6 +103,8 @@ class TrainingConfig:
     learning_rate: float = option(1e-3, "peak learning rate of the optimizer", minimum=1e-12)
     seed: int = option(0, "random seed (Python, NumPy, Keras, splits, samplers)", minimum=0)
     mixed_precision: bool = option(False, "mixed_float16 compute, float32 outputs (use on a GPU)")
+    deterministic: bool = option(True, "TensorFlow op determinism, so the same command repeats "
+                                       "exactly on one machine (--no-deterministic: faster)")
 
     def __post_init__(self):
         self.validate()

@@ -173,6 +173,7 @@ def run_pipeline(config, folder, train_only=False):
         FileNotFoundError / ValueError: missing or malformed inputs (checked
             before anything is written).
     """
+    from deepbio.interpret.motif_common import _input_adapter
     from deepbio.interpret.motif_kmers import check_sequences
     from deepbio.models.loading import load_task_model
     from deepbio.training.motif import train_basset
@@ -186,6 +187,12 @@ def run_pipeline(config, folder, train_only=False):
         sequences, ids = frame["sequence"].tolist(), frame["id"].tolist()
         check_sequences(sequences, ids)  # fail before training on a malformed record
         model = load_task_model(config.model, "motif", _user_model_check) if config.model else None
+        if model is not None:
+            try:
+                _input_adapter(model, len(sequences[0]))
+            except ValueError as error:
+                raise ValueError(f"--model {config.model} does not take the sequences of "
+                                 f"{source}: {error}") from None
     folder.write_params()
 
     report = {"task": "motif", "input": str(source), "sequences": len(sequences),
@@ -198,7 +205,7 @@ def run_pipeline(config, folder, train_only=False):
             model = trained["model"]
             folder.save_model(model, "model.keras")
             folder.plot_history(trained["history"], ylabel="binary cross-entropy")
-            report["model"] = {"path": str(folder.path / "model.keras"), "trained_here": True,
+            report["model"] = {"path": "model.keras", "trained_here": True,
                                "epochs_run": trained["epochs_run"], "splits": trained["splits"],
                                "parameters": int(model.count_params())}
             report["heldout"] = trained["test"]

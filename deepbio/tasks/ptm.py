@@ -241,8 +241,8 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
     Args:
         fasta: path of a protein FASTA (full-length sequences, 20 standard
             residues).
-        model_path: a ``model.keras`` written by `run`; a
-            ``thresholds.json`` beside it adds 0/1 calls.
+        model_path: a ``model.keras`` written by `run` (or its run folder);
+            a ``thresholds.json`` beside it adds 0/1 calls.
         output_csv: path of the CSV written (atomically): ``protein,
             position, window, acetylation, crotonylation, methylation,
             succinylation`` (probabilities) and ``predicted`` (label letters).
@@ -253,8 +253,10 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
 
     Raises:
         FileNotFoundError: missing FASTA or model.
-        ValueError: an empty FASTA, a protein with a non-standard residue or
-            no lysine at all (the message names the record).
+        ValueError: a FASTA that is empty, binary or not FASTA, a repeated
+            id, a protein with a gap, a non-standard residue or no lysine at
+            all (the message names the file and the record; checked before
+            the model loads), or a model that is not a PTM model.
     """
     from deepbio.data import read_fasta
     from deepbio.models.loading import load_task_model, model_file

@@ -400,8 +400,10 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512):
 
     Raises:
         FileNotFoundError: missing FASTA or model.
-        ValueError: an empty FASTA, a bad base or a wrong length (the
-            message names the record).
+        ValueError: a FASTA that is empty, binary or not FASTA, a repeated
+            id, a bad base or gap, a wrong length (the message names the file
+            and the record; the file is checked before the models load), or
+            a model that is not an rnamod model.
     """
     ids, windows = _read_windows(fasta)  # the file is checked before the models load
     models = _models_at(model_path)

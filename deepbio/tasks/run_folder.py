@@ -51,9 +51,10 @@ def check_output_dir(path):
 class RunFolder:
     """The output folder of one run, used as a context manager.
 
-    On entry it seeds Python, NumPy and Keras (``config.seed``) and sets the
-    precision policy (``config.mixed_precision``); on exit it restores the
-    policy. If the run fails, every file this run wrote is removed (and the
+    On entry it seeds Python, NumPy and Keras (``config.seed``), turns on
+    TensorFlow op determinism (``config.deterministic``; it stays on for the
+    process) and sets the precision policy (``config.mixed_precision``); on
+    exit it restores the policy. If the run fails, every file this run wrote is removed (and the
     folder, when this run created it), so a failed run leaves nothing
     half-done behind.
 
@@ -90,6 +91,10 @@ class RunFolder:
         self._policy = keras.mixed_precision.global_policy().name
         if getattr(self.config, "mixed_precision", False):
             keras.mixed_precision.set_global_policy("mixed_float16")
+        if getattr(self.config, "deterministic", False):
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(self.config.seed)
         return self
 

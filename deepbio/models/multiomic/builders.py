@@ -37,10 +37,9 @@ def load_backbone(path):
         FileNotFoundError: no such file.
         ValueError: the file holds no `MultiomicBackbone`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"backbone file not found: {path}")
-    model = keras.models.load_model(path)
+    from deepbio.models.loading import load_task_model
+
+    model = load_task_model(path, "pretrain", compile=True)
     backbone = model if isinstance(model, MultiomicBackbone) else getattr(model, "backbone", None)
     if not isinstance(backbone, MultiomicBackbone):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a MultiomicBackbone or a task "

@@ -179,10 +179,12 @@ def build_parser(argv=()):
         "tasks:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in TASKS.items()) +
         "\n\nexit status: 0 success, 2 bad usage or bad input, 1 other failures."),
         epilog="example: deepbio run ptm --epochs 5   ·   deepbio run ptm --help")
-    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join(MODES) + "}", required=True)
+    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert")) + "}",
+                                  required=True)
     argv = list(argv)
     chosen_mode = argv[0] if argv and argv[0] in MODES else None
     chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
+    _add_convert(modes, argv)
     for mode in MODES:
         sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
                                formatter_class=_formatter)
@@ -198,6 +200,43 @@ def build_parser(argv=()):
             else:
                 tasks.add_parser(name, help=text)
     return parser
+
+
+CONVERTERS = {"omnibiote": "OmniBioTE checkpoints (torch.save of OmniBioTA / OmniBindER, "
+                           "Hugging Face WeiHua/OmniBioTE) → backbone.keras, masked_lm.keras, "
+                           "binding.keras, tokenizer.json"}
+
+
+def _add_convert(modes, argv):
+    sub = modes.add_parser("convert", help="convert published checkpoints to deepbio .keras models",
+                           description="convert published checkpoints to deepbio .keras models",
+                           formatter_class=_formatter)
+    kinds = sub.add_subparsers(dest="task", metavar="FORMAT", required=True)
+    parser = kinds.add_parser("omnibiote", help=CONVERTERS["omnibiote"],
+                              description=CONVERTERS["omnibiote"] + ". The checkpoint is read "
+                              "without running any of its code.", formatter_class=_formatter)
+    parser.add_argument("checkpoint", metavar="CHECKPOINT.pt", help="the torch.save file")
+    parser.add_argument("--output", required=True, metavar="DIR", help="folder for the models")
+    parser.add_argument("--tokenizer", choices=("char", "bpe"), default=None,
+                        help="tokenizer of the checkpoint (default: from its vocabulary size)")
+    parser.add_argument("--num-heads", type=int, default=None, metavar="N",
+                        help="attention heads, only for a bare state dict (default: from the "
+                             "checkpoint)")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help=argparse.SUPPRESS)
+
+
+def _convert(args):
+    from deepbio.tasks.run_folder import check_output_dir
+
+    check_output_dir(args.output)
+    quiet_tensorflow(show_logs=args.debug)
+    from deepbio.models.multiomic.convert_omnibiote import convert_omnibiote
+
+    result = convert_omnibiote(args.checkpoint, args.output, tokenizer_mode=args.tokenizer,
+                               num_heads=args.num_heads)
+    written = [result[k] for k in ("backbone", "masked_lm", "binding", "tokenizer") if result.get(k)]
+    return f"{result['kind']} checkpoint converted: " + ", ".join(str(p) for p in written)
 
 
 def build_config(task, args):
@@ -252,6 +291,9 @@ def quiet_tensorflow(show_logs=False):
 def _execute(args):
     from deepbio.tasks.run_folder import RunFolder, check_output_dir, run_task
 
+    if args.mode == "convert":
+        print(_convert(args))
+        return 0
     task = get_task(args.task)
     verbose = _keras_verbosity(args.verbose)
     if args.mode in ("run", "train"):

@@ -413,3 +413,26 @@ def test_bpe_tokenizer_offsets_and_banned_pieces(tmp_path, monkeypatch):
                     "https://example.org/omnibiote/uniref-2k.model"]
     with pytest.raises(FileNotFoundError, match="SentencePiece model not found"):
         OmniBioTETokenizer("bpe", str(tmp_path / "none.model"), paths["prot"])
+
+
+def test_command_line_converts_and_fails_well(converted, tmp_path, capsys):
+    import filecmp
+
+    from deepbio import cli
+
+    folder, results, _ = converted
+    assert cli.main(["convert", "omnibiote", str(folder / "omnibiota.pt"), "--output",
+                     str(tmp_path / "cli")]) == 0
+    assert "omnibiota checkpoint converted" in capsys.readouterr().out
+    assert filecmp.cmp(tmp_path / "cli" / "tokenizer.json", folder / "omnibiota" / "tokenizer.json",
+                       shallow=False)
+    backbone = keras.models.load_model(tmp_path / "cli" / "backbone.keras")
+    reference = keras.models.load_model(results["omnibiota"]["backbone"])
+    for a, b in zip(backbone.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "text.pt").write_text("not a zip")
+    assert cli.main(["convert", "omnibiote", str(tmp_path / "text.pt"), "--output",
+                     str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "text.pt is not a PyTorch zip checkpoint" in err[0]
+    assert not (tmp_path / "bad").exists()

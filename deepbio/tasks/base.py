@@ -96,6 +96,12 @@ class TrainingConfig:
         deterministic: bool. TensorFlow op determinism
             (``tf.config.experimental.enable_op_determinism``): the same
             command gives the same report on the same machine.
+        strategy: str. The `tf.distribute` strategy models are built and
+            trained under: ``auto`` (`MirroredStrategy` when more than one
+            GPU is visible, else the default), ``one-device`` or ``mirrored``
+            (all local GPUs, or the ``cpu_replicas`` logical CPUs).
+        cpu_replicas: int. Split the CPU into this many logical devices, so
+            mirrored training can be exercised without GPUs (0: off).
     """
 
     epochs: int = option(10, "maximum training epochs per model", minimum=1)
@@ -105,6 +111,11 @@ class TrainingConfig:
     mixed_precision: bool = option(False, "mixed_float16 compute, float32 outputs (use on a GPU)")
     deterministic: bool = option(True, "TensorFlow op determinism, so the same command repeats "
                                        "exactly on one machine (--no-deterministic: faster)")
+    strategy: str = option("auto", "tf.distribute strategy: auto (mirrored over all GPUs when "
+                                   "there are several), one-device, mirrored",
+                           choices=("auto", "one-device", "mirrored"))
+    cpu_replicas: int = option(0, "split the CPU into N logical devices for mirrored training "
+                                  "without GPUs (0: off)", minimum=0, maximum=64)
 
     def __post_init__(self):
         self.validate()

@@ -50,6 +50,13 @@ class BackboneConfig(TransformerSizeConfig):
                                          "(--no-isolate-protein: OmniBioTE's full attention)")
     dropout: float = option(0.0, "dropout rate", minimum=0, maximum=0.95)
 
+    def validate(self):
+        super().validate()
+        if self.strategy == "mirrored":
+            raise ValueError("--strategy mirrored: the multi-omic tasks train with their own step "
+                             "loop, which does not run under a mirrored strategy yet; use auto or "
+                             "one-device")
+
 
 @dataclasses.dataclass
 class PretrainConfig(BackboneConfig, TrainingConfig):

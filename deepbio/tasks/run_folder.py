@@ -29,6 +29,47 @@ def library_versions():
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
+def make_strategy(name="auto", cpu_replicas=0):
+    """The `tf.distribute` strategy of a run.
+
+    Args:
+        name: ``auto`` (`tf.distribute.MirroredStrategy` when more than one
+            GPU is visible, else the default strategy), ``one-device`` (the
+            default strategy) or ``mirrored`` (all GPUs, else all logical
+            CPUs).
+        cpu_replicas: int; > 0 splits the first CPU into that many logical
+            devices first (must happen before TensorFlow runs any op).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: an unknown name, or logical CPUs requested after
+            TensorFlow started.
+    """
+    import tensorflow as tf
+
+    if cpu_replicas:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        wanted = [tf.config.LogicalDeviceConfiguration()] * cpu_replicas
+        current = tf.config.get_logical_device_configuration(cpu)
+        if current is None or len(current) != cpu_replicas:
+            try:
+                tf.config.set_logical_device_configuration(cpu, wanted)
+            except RuntimeError:
+                raise ValueError("--cpu-replicas can only be set before TensorFlow starts (once "
+                                 "per process)") from None
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "one-device":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices)
+    raise ValueError(f"unknown strategy {name!r}; choose auto, one-device or mirrored")
+
+
 def check_output_dir(path):
     """Checks that ``path`` can be a run folder (before any work starts).
 
@@ -53,8 +94,11 @@ class RunFolder:
 
     On entry it seeds Python, NumPy and Keras (``config.seed``), turns on
     TensorFlow op determinism (``config.deterministic``; it stays on for the
-    process) and sets the precision policy (``config.mixed_precision``); on
-    exit it restores the policy. If the run fails, every file this run wrote is removed (and the
+    process), sets the precision policy (``config.mixed_precision``) and
+    enters the `tf.distribute` strategy's scope (``config.strategy``, see
+    `make_strategy`; ``strategy`` attribute), so that models built by the task
+    are mirrored and ``model.fit`` splits each global batch over the
+    replicas; on exit it leaves the scope and restores the policy. If the run fails, every file this run wrote is removed (and the
     folder, when this run created it), so a failed run leaves nothing
     half-done behind.
 
@@ -83,6 +127,8 @@ class RunFolder:
         self._written = []
         self._start = None
         self._policy = None
+        self._scope = None
+        self.strategy = None
 
     def __enter__(self):
         import keras
@@ -95,12 +141,18 @@ class RunFolder:
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
+        self.strategy = make_strategy(getattr(self.config, "strategy", "auto"),
+                                      getattr(self.config, "cpu_replicas", 0))
+        self._scope = self.strategy.scope()
+        self._scope.__enter__()
         keras.utils.set_random_seed(self.config.seed)
         return self
 
     def __exit__(self, exc_type, exc, tb):
         import keras
 
+        if self._scope is not None:
+            self._scope.__exit__(exc_type, exc, tb)
         keras.mixed_precision.set_global_policy(self._policy)
         if exc_type is not None:
             self._discard()

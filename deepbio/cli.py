@@ -29,6 +29,7 @@ MODE_HELP = {
     "train": "train only: cross-validation and the final model (= python train.py --task TASK)",
     "predict": "predict new sequences with a trained model (--model, --input)",
     "interpret": "saliency / ISM / motif scores of a trained model on sequences (--model, --input)",
+    "tune": "hyper-parameter search with keras-tuner on validation data (--tuner, --trials)",
 }
 
 
@@ -155,7 +156,15 @@ def _task_parser(subparsers, task, mode):
     parser = subparsers.add_parser(task.name, help=TASKS[task.name][1], description=description,
                                    formatter_class=_formatter)
     group = _add_common(parser, task.name, mode)
-    if mode in ("run", "train"):
+    if mode == "tune":
+        tuning = parser.add_argument_group("search")
+        tuning.add_argument("--tuner", choices=("bayesian", "hyperband", "random"),
+                            default="bayesian", help="keras-tuner oracle (default bayesian)")
+        tuning.add_argument("--trials", type=int, default=10, metavar="N",
+                            help="the most trials (default 10)")
+        tuning.add_argument("--max-minutes", type=float, default=None, metavar="X",
+                            help="start no new trial after this many minutes")
+    if mode in ("run", "train", "tune"):
         group.add_argument("--config", metavar="PARAMS.json", default=None,
                             help="start from a run's params.json (flags given here override it)")
         if task.profiles:
@@ -179,12 +188,13 @@ def build_parser(argv=()):
         "tasks:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in TASKS.items()) +
         "\n\nexit status: 0 success, 2 bad usage or bad input, 1 other failures."),
         epilog="example: deepbio run ptm --epochs 5   ·   deepbio run ptm --help")
-    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert")) + "}",
+    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert", "serve")) + "}",
                                   required=True)
     argv = list(argv)
     chosen_mode = argv[0] if argv and argv[0] in MODES else None
     chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
     _add_convert(modes, argv)
+    _add_serve(modes)
     for mode in MODES:
         sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
                                formatter_class=_formatter)
@@ -194,7 +204,8 @@ def build_parser(argv=()):
                 quiet_tensorflow(show_logs=_wants_logs(argv))
                 task = get_task(name)
                 if (mode == "predict" and not task.predict_input) or (
-                        mode == "interpret" and not task.interpret_input):
+                        mode == "interpret" and not task.interpret_input) or (
+                        mode == "tune" and not task.tunable):
                     raise UsageError(f"task {name} has no {mode} mode; see '{PROG} --help'")
                 _task_parser(tasks, task, mode)
             else:
@@ -237,6 +248,61 @@ def _convert(args):
                                num_heads=args.num_heads)
     written = [result[k] for k in ("backbone", "masked_lm", "binding", "tokenizer") if result.get(k)]
     return f"{result['kind']} checkpoint converted: " + ", ".join(str(p) for p in written)
+
+
+SERVE_HELP = "a web page (Gradio) over the trained models of a runs folder"
+
+
+def _add_serve(modes):
+    sub = modes.add_parser("serve", help=SERVE_HELP, formatter_class=_formatter, description=(
+        textwrap.fill(SERVE_HELP + ": one tab per task (ptm, rnamod, motif, binding), each serving "
+                      "its run folder's model with that run's metric beside the trivial baseline. "
+                      "Needs the web extra: pip install -e \".[web]\".", 96)), epilog=(
+        "example: deepbio serve --runs runs/   (then open http://127.0.0.1:7860/)\n\n" +
+        textwrap.fill("warning: --host 0.0.0.0 makes the page (and the models) reachable by anyone "
+                      "who can reach this machine, without login or TLS; the default 127.0.0.1 "
+                      "serves this machine only.", 96)))
+    sub.add_argument("--runs", default="runs", metavar="DIR",
+                     help="folder of run folders: DIR/ptm, DIR/rnamod, DIR/motif, DIR/binding "
+                          "(default runs)")
+    sub.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                     help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 "
+                          "exposes the page to the network, see the warning below)")
+    sub.add_argument("--port", type=int, default=7860, metavar="N",
+                     help="port to listen on (default 7860)")
+    sub.add_argument("--data-dir", default=None, metavar="DIR",
+                     help="local data mirror, for the motif demo set and the examples "
+                          "(default $DEEPBIO_DATA)")
+    sub.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                     help="0 quiet, 1 the address, 2 also Gradio's own log (default 1)")
+    sub.add_argument("--debug", action="store_true", help="show the Python traceback of a failure")
+
+    def strict(args=None, namespace=None, _parse=sub.parse_known_args):  # no task: extras here
+        namespace, extras = _parse(args, namespace)
+        if extras:
+            sub.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+    sub.parse_known_args = strict
+
+
+def _serve(args):
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 1..65535, got {args.port}")
+    if not os.path.isdir(args.runs):
+        raise UsageError(f"--runs {args.runs}: no such folder; train a model first (e.g. "
+                         f"'deepbio run ptm --output {os.path.join(args.runs, 'ptm')}')")
+    quiet_tensorflow(show_logs=args.debug or args.verbose == 2)
+    try:
+        from deepbio.serve import serve
+        import gradio  # noqa: F401
+    except ImportError as error:
+        raise UsageError(f"deepbio serve needs Gradio ({_one_line(error)}); install it with "
+                         f"pip install -e \".[web]\"") from None
+    try:
+        return serve(args.runs, args.host, args.port, data_dir=args.data_dir, verbose=args.verbose)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({_one_line(error)}); pick "
+                         f"another --port or --host") from None
 
 
 def build_config(task, args):
@@ -294,6 +360,8 @@ def _execute(args):
     if args.mode == "convert":
         print(_convert(args))
         return 0
+    if args.mode == "serve":
+        return _serve(args)
     task = get_task(args.task)
     verbose = _keras_verbosity(args.verbose)
     if args.mode in ("run", "train"):
@@ -303,6 +371,21 @@ def _execute(args):
         for line in task.summary(report):
             print(line)
         print(f"outputs in {output}/")
+        return 0
+    if args.mode == "tune":
+        from deepbio.tasks.tuning import tune
+
+        output = args.output or os.path.join("runs", f"tune_{task.name}")
+        summary = tune(task.name, output, build_config(task, args), args.tuner, args.trials,
+                       args.max_minutes, args.data_dir, 0 if args.verbose == 0 else 2)
+        best = summary["best"]
+        if best is None:
+            print(f"worker {summary['worker']}: trials done; the chief writes the summary")
+            return 0
+        print(f"best of {len(summary['trials'])} trials: #{best['trial']} objective "
+              f"{best['objective']:.4f} ({summary['objective']}) with {best['values']}")
+        print(f"best configuration → {output}/best_params.json (deepbio run {task.name} --config "
+              f"{output}/best_params.json)")
         return 0
     if args.mode == "predict":
         output = args.output or os.path.join("runs", task.name)
@@ -402,6 +485,8 @@ def legacy_argv(argv, script):
             return ["--help"]
         raise UsageError(f"{script} needs --task, one of {', '.join(TASKS)} "
                          f"(e.g. python {script} --task ptm)")
+    if task == "serve":
+        return ["serve", *rest]
     return [mode, task, *rest]
 
 

@@ -35,9 +35,10 @@ TASKS = {
                                            "proteins and nucleic acids, after OmniBioTE"),
     "binding": ("deepbio.tasks.binding", "protein–nucleic-acid binding ΔG (kcal/mol) with the "
                                          "multi-omic transformer, after OmniBioTE"),
+    "finetune": ("deepbio.tasks.finetune", "a backbone fine-tuned on GUE / TAPE, after OmniBioTE"),
 }
 
-MODES = ("run", "train", "predict", "interpret")
+MODES = ("run", "train", "predict", "interpret", "tune")
 
 
 def option(default=None, help=None, *, minimum=None, maximum=None, choices=None, flag=None,
@@ -285,6 +286,7 @@ class Task:
     predict_input = ""
     interpret_input = ""
     interpret_uses_config = False
+    tunable = False
 
     def base_config(self, profile=None):
         """The config of ``profile`` (or the class defaults)."""
@@ -322,6 +324,22 @@ class Task:
     def summary(self, report):
         """Lines printed after a run (the headline metrics beside their baselines)."""
         return []
+
+    def search_space(self, hp, config):
+        """Declares the hyper-parameters ``deepbio tune`` searches on ``hp`` (keras-tuner).
+
+        Names are config fields (or names `search_changes` maps onto them);
+        ``config`` is the base config. Tasks with ``tunable = True`` override it.
+        """
+        raise NotImplementedError
+
+    def search_changes(self, values, config):
+        """Config changes of a trial's hyper-parameter ``values`` (default: the values)."""
+        return dict(values)
+
+    def tuning_objective(self, report):
+        """The validation score a search maximises, from a ``train`` report."""
+        raise NotImplementedError
 
 
 def task_names():

@@ -207,7 +207,8 @@ def run_pipeline(config, folder, train_only=False):
             folder.plot_history(trained["history"], ylabel="binary cross-entropy")
             report["model"] = {"path": "model.keras", "trained_here": True,
                                "epochs_run": trained["epochs_run"], "splits": trained["splits"],
-                               "parameters": int(model.count_params())}
+                               "parameters": int(model.count_params()),
+                               "best_val_auroc": float(max(trained["history"]["val_auroc"]))}
             report["heldout"] = trained["test"]
             report["heldout_baseline"] = {"auroc": 0.5, "note": "constant score"}
             if verbose:
@@ -290,6 +291,27 @@ class MotifTask(Task):
 
     def interpret(self, config, folder):
         return run_pipeline(config, folder)
+
+    tunable = True
+
+    def search_space(self, hp, config):
+        """CNN learning rate, dropout, filters per convolution and dense units."""
+        hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")
+        hp.Float("dropout", 0.0, 0.5, step=0.1)
+        hp.Choice("cnn_filters", [32, 64, 128])
+        hp.Choice("dense_units", [64, 128, 256])
+
+    def search_changes(self, values, config):
+        changes = dict(values)
+        if "cnn_filters" in changes:
+            changes["filters"] = (int(changes.pop("cnn_filters")),) * len(config.filters)
+        if "dense_units" in changes:
+            changes["dense_units"] = (int(changes["dense_units"]),)
+        return changes
+
+    def tuning_objective(self, report):
+        """Best validation AUROC of the CNN during training (the held-out test part is not used)."""
+        return report["model"]["best_val_auroc"]
 
     def summary(self, report):
         lines = []

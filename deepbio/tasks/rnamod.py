@@ -383,6 +383,83 @@ def _models_at(model_path):
     return [(m.modification_names, m) for m in loaded]
 
 
+def predict_rna_windows(models, ids, windows, source="input", batch_size=512):
+    """Per-modification probabilities of RNA windows held in memory.
+
+    The one prediction path of `predict_windows` (``deepbio predict rnamod``),
+    `predict_rna_positions` and the web page (`deepbio.serve`).
+
+    Args:
+        models: ``[(head names, VQRNA)]`` as `_models_at` returns.
+        ids: sequence of str, window names.
+        windows: sequence of str, odd length ≥ every model's input length
+            (longer ones are centre-cropped), bases A, C, G, T/U, N.
+        source: str, where the windows come from, for messages.
+        batch_size: int.
+
+    Returns:
+        DataFrame ``id, length, <one probability column per modification>``
+        (rounded to 6 decimals).
+
+    Raises:
+        ValueError: a bad base or gap, a wrong length (naming ``source`` and
+            the record).
+    """
+    length = max(m.sequence_length for _, m in models)
+    check_rna_windows(windows, ids, source=str(source), min_length=length)
+    frame = pd.DataFrame({"id": list(ids), "length": [len(w) for w in windows]})
+    for names, model in models:
+        x = one_hot_rna(windows, model.sequence_length)
+        probabilities = model.classifier().predict(x, batch_size=batch_size, verbose=0)
+        for j, name in enumerate(names):
+            frame[name] = np.round(probabilities[:, j], 6)
+    return frame
+
+
+def position_windows(sequence, length):
+    """One window of ``length`` (odd) nt centred on each position of ``sequence``, N beyond its ends."""
+    half = length // 2
+    padded = "N" * half + sequence + "N" * half
+    return [padded[i:i + length] for i in range(len(sequence))]
+
+
+def predict_rna_positions(models, sequence, name="sequence", source="input", batch_size=512):
+    """Per-position probabilities along a whole RNA/DNA sequence (sliding windows).
+
+    Each position is scored as the centre of a window of the longest model
+    input length, padded with N beyond the sequence's ends, through
+    `predict_rna_windows`.
+
+    Args:
+        models: ``[(head names, VQRNA)]`` as `_models_at` returns.
+        sequence: str, bases A, C, G, T/U, N (any case).
+        name: str, the record name, for messages.
+        source: str, where it comes from, for messages.
+        batch_size: int.
+
+    Returns:
+        DataFrame ``position`` (1-based), ``base``, ``<one probability column
+        per modification>``.
+
+    Raises:
+        ValueError: an empty sequence, a gap or a letter that is not a base
+            (naming ``source``, the record and the position).
+    """
+    sequence = str(sequence).strip().upper()
+    if not sequence:
+        raise ValueError(f"{source}: record {name!r} is empty; give an RNA or DNA sequence")
+    odd = sequence if len(sequence) % 2 else sequence + "N"  # only its bases are checked here
+    check_rna_windows([odd], [name], source=str(source), min_length=1)
+    length = max(m.sequence_length for _, m in models)
+    windows = position_windows(sequence, length)
+    frame = predict_rna_windows(models, [f"{name}:{i + 1}" for i in range(len(sequence))], windows,
+                                source, batch_size)
+    frame = frame.drop(columns=["id", "length"])
+    frame.insert(0, "base", list(sequence))
+    frame.insert(0, "position", np.arange(1, len(sequence) + 1))
+    return frame
+
+
 def predict_windows(fasta, model_path, output_csv, batch_size=512):
     """Per-modification probabilities for RNA windows.
 
@@ -396,7 +473,7 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512):
             probability column per modification>``.
 
     Returns:
-        The pandas DataFrame written.
+        The pandas DataFrame written (`predict_rna_windows`).
 
     Raises:
         FileNotFoundError: missing FASTA or model.
@@ -407,14 +484,7 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512):
     """
     ids, windows = _read_windows(fasta)  # the file is checked before the models load
     models = _models_at(model_path)
-    length = max(m.sequence_length for _, m in models)
-    check_rna_windows(windows, ids, source=str(fasta), min_length=length)
-    frame = pd.DataFrame({"id": ids, "length": [len(w) for w in windows]})
-    for names, model in models:
-        x = one_hot_rna(windows, model.sequence_length)
-        probabilities = model.classifier().predict(x, batch_size=batch_size, verbose=0)
-        for j, name in enumerate(names):
-            frame[name] = np.round(probabilities[:, j], 6)
+    frame = predict_rna_windows(models, ids, windows, fasta, batch_size)
     write_csv(frame, output_csv)
     return frame
 
@@ -451,6 +521,22 @@ class RNAModTask(Task):
     def predict(self, model_path, input_path, output_path, args):
         frame = predict_windows(input_path, model_path, output_path)
         return f"{len(frame)} windows scored for {', '.join(frame.columns[2:])} → {output_path}"
+
+    tunable = True
+
+    def search_space(self, hp, config):
+        """VQ-RNA's NNI space: learning rate, batch size, codebook size, layers, heads, dropout."""
+        hp.Float("learning_rate", 1e-4, 3e-3, sampling="log")
+        hp.Choice("batch_size", [16, 32, 64])
+        hp.Choice("num_embeddings", [128, 256, 512, 1024])
+        hp.Int("num_layers", 1, 6)
+        hp.Choice("num_heads", [2, 4, 8])
+        hp.Float("dropout", 0.0, 0.4, step=0.1)
+
+    def tuning_objective(self, report):
+        """Mean valid AUROC over the modifications (per-modification models, else multi-task)."""
+        mean = report["mean"]
+        return (mean.get("valid") or mean["multitask_valid"])["auroc"]
 
     def summary(self, report):
         rows = report["per_modification"]

@@ -164,6 +164,9 @@ def _task_parser(subparsers, task, mode):
                             help="the most trials (default 10)")
         tuning.add_argument("--max-minutes", type=float, default=None, metavar="X",
                             help="start no new trial after this many minutes")
+    if mode in ("run", "train"):
+        group.add_argument("--restart", action="store_true",
+                           help="start afresh instead of resuming an interrupted run in --output")
     if mode in ("run", "train", "tune"):
         group.add_argument("--config", metavar="PARAMS.json", default=None,
                             help="start from a run's params.json (flags given here override it)")
@@ -367,7 +370,8 @@ def _execute(args):
     if args.mode in ("run", "train"):
         config = build_config(task, args)
         output = args.output or os.path.join("runs", task.name)
-        report = run_task(task.name, output, config, args.mode, args.data_dir, verbose)
+        report = run_task(task.name, output, config, args.mode, args.data_dir, verbose,
+                          restart=args.restart)
         for line in task.summary(report):
             print(line)
         print(f"outputs in {output}/")

@@ -86,24 +86,93 @@ def binary_metrics(y_true, scores, threshold=0.5):
     }
 
 
-def per_label_metrics(y_true, scores, label_names, thresholds=0.5):
-    """AUROC, AUPRC and MCC for each column of a multi-label problem.
+def brier_score(y_true, probabilities):
+    """Mean squared difference between probabilities and 0/1 outcomes (lower is better).
+
+    Args:
+        y_true: binary array (n,).
+        probabilities: float array (n,).
+
+    Returns:
+        float in [0, 1].
+    """
+    y_true = np.asarray(y_true, np.float64).ravel()
+    probabilities = np.asarray(probabilities, np.float64).ravel()
+    return float(np.mean((probabilities - y_true) ** 2))
+
+
+def calibration_bins(y_true, probabilities, bins=10):
+    """Equal-width reliability bins: per bin, the count, mean probability and observed rate.
+
+    Args:
+        y_true: binary array (n,).
+        probabilities: float array (n,) in [0, 1].
+        bins: int, bins of width 1 / ``bins`` (1.0 falls in the last).
+
+    Returns:
+        ``(counts, mean_probability, observed_rate)``, arrays (bins,); empty
+        bins have NaN means.
+    """
+    y_true = np.asarray(y_true, np.float64).ravel()
+    probabilities = np.clip(np.asarray(probabilities, np.float64).ravel(), 0.0, 1.0)
+    which = np.minimum((probabilities * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(which, minlength=bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_p = np.bincount(which, probabilities, minlength=bins) / counts
+        rate = np.bincount(which, y_true, minlength=bins) / counts
+    return counts, mean_p, rate
+
+
+def expected_calibration_error(y_true, probabilities, bins=10):
+    """ECE: the count-weighted mean |observed rate − mean probability| over equal-width bins.
+
+    Guo et al. (2017), "On calibration of modern neural networks", with 10
+    bins of width 0.1 over the probability of the positive class.
+
+    Returns:
+        float in [0, 1] (0: perfectly calibrated on these data).
+    """
+    counts, mean_p, rate = calibration_bins(y_true, probabilities, bins)
+    used = counts > 0
+    return float(np.sum(counts[used] * np.abs(rate[used] - mean_p[used])) / counts.sum())
+
+
+PER_LABEL_KEYS = ("auroc", "auprc", "mcc")
+"""The keys `per_label_metrics` returns by default."""
+CALIBRATED_KEYS = ("auroc", "auprc", "mcc", "f1", "precision", "recall", "brier", "ece")
+"""Every key `per_label_metrics` can return (thresholded, ranking and calibration scores)."""
+
+
+def per_label_metrics(y_true, scores, label_names, thresholds=0.5, keys=PER_LABEL_KEYS):
+    """Ranking, thresholded and calibration scores for each column of a multi-label problem.
 
     Args:
         y_true: binary array (n, L).
         scores: float array (n, L), predicted probabilities.
         label_names: sequence of L str, the keys of the result.
-        thresholds: float or sequence of L floats for MCC.
+        thresholds: float or sequence of L floats for MCC, F1, precision and
+            recall (a score at or above its threshold is a positive call).
+        keys: which of `CALIBRATED_KEYS` to return (default AUROC, AUPRC, MCC).
+            ``f1``/``precision``/``recall`` are of the positive calls
+            (precision None when nothing is called); ``brier`` and ``ece``
+            (10 bins) score the probabilities as probabilities.
 
     Returns:
-        dict {name: {"auroc", "auprc", "mcc"}}.
+        dict {name: {key: float or None}}.
     """
     y_true, scores = np.asarray(y_true), np.asarray(scores)
     thresholds = np.broadcast_to(np.asarray(thresholds, np.float64), (len(label_names),))
     out = {}
     for j, name in enumerate(label_names):
         m = binary_metrics(y_true[:, j], scores[:, j], thresholds[j])
-        out[name] = {key: m[key] for key in ("auroc", "auprc", "mcc")}
+        called = scores[:, j] >= thresholds[j]
+        positives = y_true[:, j] > 0.5
+        m["precision"] = float((positives & called).sum() / called.sum()) if called.any() else None
+        m["recall"] = m["sensitivity"]
+        m["f1"] = float(skm.f1_score(positives, called, zero_division=0))
+        m["brier"] = brier_score(y_true[:, j], scores[:, j])
+        m["ece"] = expected_calibration_error(y_true[:, j], scores[:, j])
+        out[name] = {key: m[key] for key in keys}
     return out
 
 

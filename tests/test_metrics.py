@@ -85,3 +85,34 @@ def test_regression_metrics_hand_computed():
     assert constant["mae"] == pytest.approx((1.5 + 0.5 + 0.5 + 1.5) / 4)
     with pytest.raises(ValueError, match="equally long"):
         regression_metrics(y, p[:3])
+
+
+def test_brier_and_expected_calibration_error_hand_computed():
+    from deepbio.metrics import brier_score, calibration_bins, expected_calibration_error
+
+    y = np.array([1, 0, 1, 1, 0])
+    p = np.array([0.9, 0.1, 0.55, 0.95, 0.5])
+    # Brier: mean of 0.01, 0.01, 0.2025, 0.0025, 0.25
+    assert brier_score(y, p) == pytest.approx((0.01 + 0.01 + 0.2025 + 0.0025 + 0.25) / 5)
+    # bins of 0.1: [0.1] → bin 1 (rate 0), [0.55, 0.5] → bin 5 (rate 1/2, mean 0.525),
+    # [0.9, 0.95] → bin 9 (rate 1, mean 0.925)
+    counts, mean_p, rate = calibration_bins(y, p)
+    assert counts.tolist() == [0, 1, 0, 0, 0, 2, 0, 0, 0, 2]
+    assert mean_p[5] == pytest.approx(0.525) and rate[5] == pytest.approx(0.5)
+    ece = (1 * 0.1 + 2 * 0.025 + 2 * 0.075) / 5
+    assert expected_calibration_error(y, p) == pytest.approx(ece)
+    assert expected_calibration_error([0, 1], [0.0, 1.0]) == 0.0
+
+
+def test_per_label_metrics_calibrated_keys():
+    from deepbio.metrics import CALIBRATED_KEYS
+
+    labels = np.array([[1], [1], [0], [0]])
+    scores = np.array([[0.9], [0.4], [0.6], [0.1]])
+    m = per_label_metrics(labels, scores, ["a"], thresholds=0.5, keys=CALIBRATED_KEYS)["a"]
+    assert set(m) == set(CALIBRATED_KEYS)
+    # calls 1, 0, 1, 0: tp 1, fn 1, fp 1 → precision = recall = F1 = 1/2
+    assert m["precision"] == m["recall"] == m["f1"] == pytest.approx(0.5)
+    assert m["brier"] == pytest.approx((0.01 + 0.36 + 0.36 + 0.01) / 4)
+    nothing = per_label_metrics(labels, scores, ["a"], thresholds=0.95, keys=("precision", "f1"))
+    assert nothing["a"] == {"precision": None, "f1": 0.0}

@@ -83,3 +83,174 @@ def test_exported_model_equals_feature_pipeline(tmp_path):
 def test_config_rejects_unknown_encoder():
     with pytest.raises(ValueError, match="residue_encoders"):
         ptm.PTMConfig(residue_encoders=("physicochemical", "word2vec"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Window features, calibration, thresholds, the tree predictor, grouped CV
+# ---------------------------------------------------------------------------------------------
+def test_kspaced_pairs_and_region_composition_by_hand():
+    # "AC-A" with gap 0: only AC is a valid pair ('-' takes part in none); "CCAA": CC, CA, AA
+    x = fea.kspaced_pairs(["AC-A", "CCAA"], ks=(0, 1), alphabet="AC")
+    np.testing.assert_allclose(x[0], [0, 1, 0, 0, 0, 0, 1, 0])  # gap 1: C.A only
+    np.testing.assert_allclose(x[1, :4], [1 / 3, 0, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(x[1, 4:], [0, 0, 1, 0])  # C.A twice
+    shares = fea.region_composition(["AC-A"], [(0, 2), (2, 4)], alphabet="AC")
+    np.testing.assert_allclose(shares, [[0.5, 0.5, 1.0, 0.0]])
+
+
+def test_window_features_blocks():
+    from deepbio.models.ptm.features import WINDOW_BLOCKS, block_width, window_features
+
+    window = "A" * 23 + "CK" + "D" * 22 + "--"
+    for block in WINDOW_BLOCKS:
+        assert window_features([window], (block,)).shape == (1, block_width(block)), block
+    one_hot = window_features([window], ("one_hot",)).reshape(48, 20)
+    assert one_hot[23, ALPHABET.index("C")] == 1 and one_hot[0, 0] == 1  # K column dropped
+    assert one_hot[-1].sum() == 0 and one_hot[-3, ALPHABET.index("D")] == 1  # padding: all 0
+    composition = window_features([window], ("composition",))[0]
+    assert composition[ALPHABET.index("A")] == pytest.approx(23 / 47)
+    assert composition[-1] == pytest.approx(2 / 49)  # padding share
+    with pytest.raises(ValueError, match="word2vec"):
+        window_features([window], ("word2vec",))
+
+
+def test_platt_and_isotonic_calibration_recover_the_true_probabilities():
+    from deepbio.training.calibration import LabelCalibrator
+
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0.02, 0.98, size=(20000, 1))
+    labels = (rng.uniform(size=true_p.shape) < true_p).astype(int)
+    overconfident = 1 / (1 + np.exp(-3 * np.log(true_p / (1 - true_p))))  # logit × 3
+    platt = LabelCalibrator("platt").fit(overconfident, labels)
+    assert platt.slopes_[0] == pytest.approx(1 / 3, abs=0.03)
+    np.testing.assert_allclose(platt.transform(overconfident), true_p, atol=0.03)
+    iso = LabelCalibrator("isotonic").fit(overconfident, labels)
+    assert np.abs(iso.transform(overconfident) - true_p).mean() < 0.03
+    assert np.array_equal(LabelCalibrator("none").fit(overconfident, labels).transform(overconfident),
+                          overconfident)
+
+
+def test_thresholds_for_each_objective():
+    from deepbio.training.calibration import choose_thresholds, parse_objective
+    from deepbio.training.ptm import decide
+
+    labels = np.array([[1], [1], [0], [1], [0], [0]])
+    scores = np.array([[0.9], [0.8], [0.7], [0.6], [0.3], [0.2]])
+    # MCC by hand: cut at 0.6 calls 4 (tp 3, fp 1, tn 2): (3·2 − 1·0)/sqrt(4·3·3·2) = 0.707;
+    # at 0.8 (tp 2, fp 0, fn 1, tn 3): 6/sqrt(2·3·4·3) = 0.707 too; the lower cut is found first
+    assert choose_thresholds(labels, scores, "mcc")[0] == pytest.approx(0.6)
+    # precision ≥ 0.9: only 0.9 and 0.8 qualify together (the 0.7 call is wrong): cut 0.8
+    assert choose_thresholds(labels, scores, "precision=0.9")[0] == pytest.approx(0.8)
+    assert choose_thresholds(labels, scores, "precision=0.99")[0] == pytest.approx(0.8)
+    assert choose_thresholds(labels[2:], scores[2:], "precision=0.99")[0] > 1  # out of reach
+    with pytest.raises(ValueError, match="precision=P"):
+        parse_objective("recall=0.5")
+    # under a precision objective a window may get no call; otherwise its best label is called
+    p = np.array([[0.2, 0.1]])
+    assert decide(p, np.array([0.5, 0.5]), "precision=0.9").tolist() == [[0, 0]]
+    assert decide(p, np.array([0.5, 0.5]), "mcc").tolist() == [[1, 0]]
+
+
+def _tiny_tree_config(**changes):
+    return ptm.PTMConfig(tree_iterations=20, inner_folds=2, **changes)
+
+
+def test_tree_predictor_round_trip_and_in_fold_protocol(tmp_path):
+    import joblib
+
+    from deepbio.models.ptm.predictor import WindowEnsemble, decide, load_ptm_predictor
+    from deepbio.training.ptm_trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
+
+    rng = np.random.default_rng(0)
+    windows = _windows(240, seed=3)
+    # label 0 follows the residue at +1 (learnable), label 1 is noise
+    labels = np.stack([[w[25] in "DEKR" for w in windows], rng.uniform(size=240) < 0.3], axis=1)
+    labels = labels.astype(np.int32)
+    classes = labels @ np.array([1, 2]) + 1
+    for kind in ("trees", "stack"):
+        config = _tiny_tree_config(model_type=kind)
+        features = window_feature_blocks(windows[:200], (kind,))
+        model, raw, calibrated = fit_window_model(config, features, labels[:200], classes[:200],
+                                                  MODEL_BLOCKS)
+        assert isinstance(model, WindowEnsemble) and model.thresholds.shape == (2,)
+        assert raw.shape == calibrated.shape == (200, 2)
+        probabilities = model.predict_proba(windows[200:])
+        assert probabilities.shape == (40, 2) and ((0 <= probabilities) & (probabilities <= 1)).all()
+        assert probabilities[labels[200:, 0] == 1, 0].mean() > probabilities[labels[200:, 0] == 0, 0].mean()
+        joblib.dump(model, tmp_path / "ptm_model.joblib")
+        loaded = load_ptm_predictor(tmp_path)
+        np.testing.assert_allclose(loaded.predict_proba(windows[200:]), probabilities)
+        assert decide(loaded, probabilities).sum(axis=1).min() >= 1
+    (tmp_path / "bad.joblib").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="not a PTM model"):
+        load_ptm_predictor(tmp_path / "bad.joblib")
+
+
+def test_grouped_cv_keeps_each_accession_on_one_side():
+    from deepbio.data import PTMDataset
+    from deepbio.training.ptm import cv_splits
+
+    rng = np.random.default_rng(0)
+    n = 300
+    accessions = [f"P{i // 3}" for i in range(n)]  # three windows per protein
+    classes = rng.choice([1, 2, 3], size=n, p=[0.6, 0.25, 0.15])
+    data = PTMDataset(_windows(n), accessions, classes, np.eye(4, dtype=int)[classes - 1])
+    for train, test in cv_splits(data, 5, 0, "grouped"):
+        assert not {accessions[i] for i in train} & {accessions[i] for i in test}
+    shared = [bool({accessions[i] for i in tr} & {accessions[i] for i in te})
+              for tr, te in cv_splits(data, 5, 0, "stratified")]
+    assert any(shared)  # the stratified folds do split proteins
+
+
+def test_exported_network_applies_its_platt_calibration(tmp_path):
+    from deepbio.models.ptm.predictor import load_ptm_predictor
+    from deepbio.training.calibration import LabelCalibrator
+
+    windows = _windows(30, seed=2)
+    labels = np.eye(4, dtype=np.int32)[np.arange(30) % 4]
+    encoders = ("physicochemical",)
+    encoder = fea.PSTAAP().fit(windows, labels)
+    raw = encoder.transform(windows)
+    mean, var = raw.mean(axis=0), raw.var(axis=0) + 1e-12
+    config = ptm.PTMConfig(conv_filters=4, hidden_dim=8, num_heads=2, gru_units=4, intermediate_dim=8,
+                           residue_encoders=encoders)
+    classifier = build_classifier(config, residue_features(windows, encoders).shape[-1])
+    uncalibrated = ptm_sequence_model(classifier, encoder, (mean, var), encoders)
+    tokens = ptm.encode_windows(windows)
+    p = uncalibrated.predict(tokens, verbose=0)
+    calibrator = LabelCalibrator("platt")
+    calibrator.slopes_, calibrator.intercepts_ = np.array([2.0, 1, 0.5, 1]), np.array([0, 1.0, 0, -1])
+    calibrator.isotonic_ = [None] * 4
+    model = ptm_sequence_model(classifier, encoder, (mean, var), encoders, calibration=calibrator)
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "thresholds.json").write_text(
+        '{"labels": ["a", "c", "m", "s"], "thresholds": [0.5, 0.4, 0.3, 0.2], "objective": "mcc"}')
+    predictor = load_ptm_predictor(tmp_path)
+    np.testing.assert_allclose(predictor.predict_proba(windows), calibrator.transform(p), atol=1e-5)
+    assert predictor.thresholds.tolist() == [0.5, 0.4, 0.3, 0.2] and predictor.labels == tuple("acms")
+
+
+def test_network_model_type_still_runs_end_to_end(tmp_path, data_dir):
+    """--model-type network: in-fold calibration and thresholds, model.keras with them inside."""
+    import json
+
+    from deepbio.models.ptm.predictor import KerasPredictor, load_ptm_predictor
+    from deepbio.tasks.run_folder import run_task
+
+    report = run_task("ptm", tmp_path / "run", data_dir=data_dir, verbose=0, model_type="network",
+                      epochs=1, folds=2, max_windows=700, conv_filters=4, hidden_dim=8, num_heads=2,
+                      gru_units=4, intermediate_dim=8, grouped_cv=False, compare=("none",),
+                      saliency_windows=8, call_at="precision=0.9",
+                      residue_encoders=("physicochemical",))
+    assert report["grouped_cv"] is None and set(report["models"]) == {"network"}
+    assert report["cv"]["per_label"]["a"]["ece"] is not None
+    assert all("epochs_run" in fold for fold in report["cv_folds"])
+    predictor = load_ptm_predictor(tmp_path / "run")
+    assert isinstance(predictor, KerasPredictor) and predictor.objective == "precision=0.9"
+    saved = json.loads((tmp_path / "run" / "thresholds.json").read_text())
+    assert saved["thresholds"] == predictor.thresholds.tolist()
+    assert predictor.model.get_layer("calibration") is not None  # Platt layer inside model.keras
+    p = predictor.predict_proba(["A" * 24 + "K" + "C" * 24, "-" * 20 + "MA" * 2 + "K" + "G" * 24])
+    assert p.shape == (2, 4) and ((p > 0) & (p < 1)).all()
+    assert (tmp_path / "run" / "cv_saliency_residues.png").is_file()
+    assert (tmp_path / "run" / "reliability_diagram.png").is_file()

@@ -201,7 +201,8 @@ def run_pipeline(config, folder, train_only=False):
         if model is not None:
             report["model"] = {"path": str(config.model), "trained_here": False}
         else:
-            trained = train_basset(config, folder.data_dir, verbose=verbose, sequences=sequences)
+            trained = folder.checkpointed("cnn", lambda: train_basset(
+                config, folder.data_dir, verbose=verbose, sequences=sequences))
             model = trained["model"]
             folder.save_model(model, "model.keras")
             folder.plot_history(trained["history"], ylabel="binary cross-entropy")

@@ -1,14 +1,20 @@
-"""The PTM task: OmniK-PTM end to end, honestly evaluated.
+"""The PTM task: which PTMs a modified lysine carries, honestly evaluated.
 
-Pipeline: data → features (PSTAAP fitted inside each training fold, per-residue
-encoders) → undersampling of the training part → training with early stopping
-→ per-label thresholds tuned on the training fold's validation part →
-evaluation on the scored fold / test split → saliency → report.
+Default (``--model-type trees``, best in CV, see ``benchmarks/ptm_models.py``):
+label-free window features → one gradient-boosted tree model per label in each
+of ``--inner-folds`` inner folds of the training rows → Platt/isotonic
+calibration and per-label thresholds (``--call-at``) fitted on the inner
+out-of-fold scores → the inner models' mean, calibrated. ``--model-type
+network``: OmniK-PTM (PSTAAP fitted inside each training fold, per-residue
+encoders, optional undersampling, early stopping; calibration and thresholds
+on the training fold's validation part). Both are scored by stratified and
+accession-grouped CV (`deepbio.training.ptm.cv_splits`); the report puts the
+``--compare`` models beside them.
 
-Nothing learned from data (PSTAAP table, sampler, thresholds) ever sees the
-windows it is scored on. Training rows get out-of-fold PSTAAP values (each
-row's features come from a table fitted without it), so the network does not
-learn to trust a feature that memorised its own label.
+Nothing learned from data (PSTAAP table, sampler, models, calibration,
+thresholds) ever sees the windows it is scored on. Training rows get
+out-of-fold PSTAAP values, so the network does not learn to trust a feature
+that memorised its own label.
 
 Every window of the benchmark is a modified lysine, so the model answers
 *which* modification(s) a lysine carries given that it is modified.
@@ -16,6 +22,7 @@ Every window of the benchmark is a modified lysine, so the model answers
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +31,9 @@ import pandas as pd
 import Feature_extraction_algorithms as fea
 from deepbio.data import PTM_COMBINATIONS, PTM_LABEL_NAMES, PTM_LABELS, load_ptm
 from deepbio.models.ptm.features import RESIDUE_ENCODERS, residue_features
+from deepbio.training.calibration import CALIBRATIONS
+
+MODEL_TYPES = ("trees", "linear", "stack", "network")
 from deepbio.tasks.base import (CrossValidationConfig, EarlyStoppingConfig, Task, TrainingConfig,
                                 option)
 from deepbio.utils import write_csv
@@ -67,10 +77,40 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
     dropout: float = option(0.2, "dropout rate", minimum=0, maximum=0.95)
     max_windows: int = option(None, "use a stratified subset of this many training windows "
                                      "(quick runs)", minimum=10)
-    saliency_windows: int = option(512, "windows in the saliency maps (0: none)", minimum=0)
+    saliency_windows: int = option(512, "windows in the saliency maps, or (trees, linear, "
+                                        "stack) the position-importance windows (0: none)",
+                                   minimum=0)
+    model_type: str = option("trees", "the model: gradient-boosted trees on window features "
+                                      "(best in CV), logistic regression, their stack, or the "
+                                      "OmniK-PTM network", choices=MODEL_TYPES)
+    compare: tuple[str, ...] = option(("linear",), "other model types cross-validated for the "
+                                                   "report's models table ('none': no other; "
+                                                   "network is slow)",
+                                      choices=MODEL_TYPES + ("none",))
+    grouped_cv: bool = option(True, "also run accession-grouped CV (no UniProt accession on both "
+                                    "sides of a split)")
+    calibration: str = option("platt", "probability calibration fitted inside each training fold",
+                              choices=CALIBRATIONS)
+    call_at: str = option("mcc", "objective of the per-label thresholds, chosen inside the "
+                                 "training folds: mcc, exact (exact-match rate) or precision=P")
+    inner_folds: int = option(3, "inner folds of trees/linear models (their ensemble; their "
+                                 "out-of-fold scores fit calibration and thresholds)", minimum=2)
+    tree_iterations: int = option(300, "most boosting iterations per label (early stopping)",
+                                  minimum=1)
+    tree_learning_rate: float = option(0.1, "boosting learning rate", minimum=1e-6, maximum=1)
+    tree_leaves: int = option(15, "leaves per tree", minimum=2)
+    linear_c: float = option(0.002, "inverse L2 strength of the logistic regression", minimum=1e-9)
+    class_weight: str = option("none", "trees/linear: weight of each label's positives",
+                               choices=("none", "balanced", "sqrt"))
 
     def validate(self):
         super().validate()
+        from deepbio.training.calibration import parse_objective
+
+        parse_objective(self.call_at)
+        if self.model_type == "network" and self.calibration == "isotonic":
+            raise ValueError("calibration (--calibration) isotonic is not available for "
+                             "--model-type network (model.keras holds a Platt layer); use platt")
         if not self.residue_encoders:
             raise ValueError(f"residue_encoders (--residue-encoders) must be a non-empty subset of "
                              f"{','.join(RESIDUE_ENCODERS)}")
@@ -122,15 +162,21 @@ def _load_test(data_dir):
 def run_pipeline(config, folder, evaluate_test=True):
     """The whole PTM pipeline; writes ``folder`` and returns the report.
 
-    Writes ``model.keras`` (end-to-end, tokens → probabilities),
-    ``thresholds.json``, ``params.json``, ``report.json``, CV and training
-    plots, saliency heatmaps (PNG + CSV), all atomically.
+    Runs stratified and (``--grouped-cv``) accession-grouped CV of
+    ``--model-type`` and of each ``--compare`` model, fits the final model on
+    every training window, and writes ``ptm_model.joblib`` (trees, linear,
+    stack: `deepbio.models.ptm.predictor.WindowEnsemble`) or ``model.keras``
+    (network: tokens → calibrated probabilities), ``thresholds.json``,
+    ``params.json``, ``report.json``, ``cv_predictions.csv``,
+    ``reliability_diagram.png``, CV plots, and saliency maps (network) or
+    position importance (the others), all atomically. Load the model with
+    `deepbio.models.ptm.predictor.load_ptm_predictor`.
 
     Args:
         config: `PTMConfig`.
         folder: `deepbio.tasks.run_folder.RunFolder`.
         evaluate_test: bool. Score the final model on the test split when
-            it is available locally (``train`` skips this and saliency).
+            it is available locally (``train`` skips this and interpretation).
 
     Returns:
         The report dict (also ``report.json``).
@@ -139,10 +185,9 @@ def run_pipeline(config, folder, evaluate_test=True):
         ValueError: too few windows for the requested folds, or a bad record
             in the data (named).
     """
-    from deepbio.interpret.ptm_saliency import saliency_report
-    from deepbio.models.ptm.sequence_model import ptm_sequence_model
     from deepbio.baselines import always_a_baseline
-    from deepbio.training.ptm import cross_validate, evaluate, fit_fold, subset
+    from deepbio.training import ptm_protocol as protocol
+    from deepbio.training.ptm import evaluate, subset
 
     verbose = folder.verbose
     timings = {"features": 0.0, "resample": 0.0, "train": 0.0}
@@ -154,8 +199,9 @@ def run_pipeline(config, folder, evaluate_test=True):
                          f"combination of the {len(full.windows)} training windows; use at least "
                          f"{4 * len(np.unique(full.classes))}") from None
     smallest = int(np.bincount(train.classes)[np.unique(train.classes)].min())
-    needed = max(config.folds, 2)
-    if smallest * (1 - 1 / max(config.folds, 1) if config.folds else 1) < needed:
+    needed = max(config.folds, 2) if config.model_type == "network" else max(config.folds, 1)
+    inner = 1 - 1 / max(config.folds, 1) if config.folds else 1
+    if smallest * inner < needed:
         raise ValueError(f"the rarest label combination has only {smallest} of {len(train.windows)} "
                          f"training windows, too few for {config.folds or 'no'} CV folds and a "
                          f"validation part; use more windows (--max-windows) or fewer --folds")
@@ -164,54 +210,95 @@ def run_pipeline(config, folder, evaluate_test=True):
         print("test split: not in the local data (held out); test metrics are null", flush=True)
     folder.write_params()
 
-    with folder.timer("features"):
-        residues = residue_features(train.windows, config.residue_encoders)
-        test_residues = (residue_features(test.windows, config.residue_encoders) if test
-                         else np.zeros((0, 49, residues.shape[-1]), np.float32))
+    kinds = [config.model_type] + [k for k in dict.fromkeys(config.compare)
+                                   if k not in ("none", config.model_type)]
+    start = time.perf_counter()
+    inputs = {kind: protocol.model_inputs(config, kind, train.windows) for kind in kinds}
+    test_inputs = protocol.model_inputs(config, config.model_type, test.windows) if test else (
+        np.zeros((0, 49, inputs[config.model_type].shape[-1]), np.float32)
+        if config.model_type == "network" else None)
+    timings["features"] += time.perf_counter() - start
 
     report = {"task": "ptm", "data": {
         "train": len(train.windows), "test": len(test.windows) if test else None,
+        "accessions": len(set(train.accessions)),
         "train_per_class": {str(c): int((train.classes == c).sum()) for c in PTM_COMBINATIONS},
-        "train_per_label": {l: int(v) for l, v in zip(PTM_LABELS, train.labels.sum(axis=0))}}}
+        "train_per_label": {l: int(v) for l, v in zip(PTM_LABELS, train.labels.sum(axis=0))}},
+        "question": "which of the four PTMs a lysine carries, given that it carries at least one; "
+                    "probabilities are P(PTM | lysine modified)"}
     report["params"] = dataclasses.asdict(config)
-    last = None
+    runs = {}
     if config.folds:
-        report["baseline_cv"] = always_a_baseline(train.labels, train.classes)
-        cv, folds, _, last = cross_validate(config, train, residues, timings, verbose)
-        report["cv"], report["cv_folds"] = cv, folds
+        for kind in kinds:
+            runs[kind] = protocol.run_cvs(config, train, kind, inputs[kind], timings, verbose)
+        cvs = runs[config.model_type]
+        baseline = always_a_baseline(train.labels, train.classes)
+        report["cv"], report["cv_folds"], report["baseline_cv"] = (
+            cvs["stratified"]["metrics"], cvs["stratified"]["folds"], baseline)
+        grouped = cvs.get("grouped")
+        report["grouped_cv"] = grouped["metrics"] if grouped else None
+        report["grouped_cv_folds"] = grouped["folds"] if grouped else []
+        report["baseline_grouped_cv"] = baseline if grouped else None
+        report["models"] = protocol.model_table(runs)
+        report["cv_by_objective"] = protocol.objective_table(train, cvs["stratified"])
+        report["calibration"] = protocol.calibration_block(config, train, cvs)
+        protocol.plot_reliability(folder, train, cvs)
+        protocol.write_cv_predictions(folder, train, cvs)
     else:
-        report["cv"], report["cv_folds"], report["baseline_cv"] = None, [], None
+        report.update(cv=None, cv_folds=[], baseline_cv=None, grouped_cv=None, grouped_cv_folds=[],
+                      baseline_grouped_cv=None, models={}, calibration=None, cv_by_objective=None)
 
-    final = fit_fold(config, train.windows, train.labels, train.classes, residues,
-                     np.arange(len(train.windows)), test.windows if test else [], test_residues,
-                     timings, verbose)
-    report["thresholds"] = dict(zip(PTM_LABELS, final["thresholds"].tolist()))
+    final = protocol.fit_final(config, train, test, inputs[config.model_type], test_inputs,
+                               timings, verbose)
+    report["thresholds"] = dict(zip(PTM_LABELS, np.asarray(final["thresholds"]).tolist()))
+    report["call_objective"] = config.call_at
     if test:
-        report["test"] = evaluate(test.labels, test.classes, final["probabilities"], final["thresholds"])
+        report["test"] = evaluate(test.labels, test.classes, final["probabilities"],
+                                  final["thresholds"], config.call_at)
         report["baseline_test"] = always_a_baseline(test.labels, test.classes)
     else:
         report["test"] = report["baseline_test"] = None
-
-    exported = ptm_sequence_model(final["model"], final["encoder"], final["pstaap_scaling"],
-                                  config.residue_encoders)
-    folder.save_model(exported, "model.keras")
-    folder.write_json({"labels": list(PTM_LABELS), "thresholds": final["thresholds"].tolist()},
-                      "thresholds.json")
-
-    saliency_inputs = final["score_inputs"] if test else (last["score_inputs"] if last else None)
-    saliency_model = final["model"] if test else (last["model"] if last else None)
-    if evaluate_test and saliency_model is not None and config.saliency_windows:
-        rng = np.random.default_rng(config.seed)
-        n = len(saliency_inputs[0])
-        pick = np.sort(rng.choice(n, min(n, config.saliency_windows), replace=False))
-        for path in saliency_report(saliency_model, [x[pick] for x in saliency_inputs], folder.path,
-                                    prefix="test_" if test else "cv_"):
-            folder.file(Path(path).name)
+    protocol.save_final(config, folder, final)
+    if evaluate_test and config.saliency_windows:
+        _interpret(config, folder, final, runs.get(config.model_type), train, test)
     folder.seconds.update(timings)
     if report["cv"] is not None:
         _plot_cv(report, config.folds, folder)
-    folder.plot_history(final["history"], ylabel="binary cross-entropy", title="final model")
+    if config.model_type == "network":
+        folder.plot_history(final["history"], ylabel="binary cross-entropy", title="final model")
     return folder.write_report(report)
+
+
+def _interpret(config, folder, final, cvs, train, test):
+    """Saliency maps (network) or position importance (flat models) on held-out windows."""
+    from deepbio.training.ptm_protocol import importance_report
+
+    last = cvs["stratified"]["last"] if cvs else None
+    rng = np.random.default_rng(config.seed)
+    if config.model_type == "network":
+        from deepbio.interpret.ptm_saliency import saliency_report
+
+        inputs = final["score_inputs"] if test else (last["score_inputs"] if last else None)
+        model = final["model"] if test else (last["model"] if last else None)
+        if model is None:
+            return
+        n = len(inputs[0])
+        pick = np.sort(rng.choice(n, min(n, config.saliency_windows), replace=False))
+        for path in saliency_report(model, [x[pick] for x in inputs], folder.path,
+                                    prefix="test_" if test else "cv_"):
+            folder.file(Path(path).name)
+        return
+    if test:
+        predictor, windows, labels = final["predictor"], test.windows, test.labels
+    elif last is not None:
+        rows = cvs["stratified"]["last_idx"]
+        predictor, windows, labels = last["model"], [train.windows[i] for i in rows], train.labels[rows]
+    else:
+        return
+    pick = np.sort(rng.choice(len(windows), min(len(windows), max(config.saliency_windows, 1000)),
+                              replace=False))
+    importance_report(folder, predictor, [windows[i] for i in pick], labels[pick], config.seed,
+                      "test_" if test else "cv_")
 
 
 def protein_windows(protein, half=24, pad="-"):
@@ -229,6 +316,95 @@ def protein_windows(protein, half=24, pad="-"):
     padded = pad * half + protein + pad * half
     positions = [i for i, residue in enumerate(protein) if residue == "K"]
     return [p + 1 for p in positions], [padded[p:p + 2 * half + 1] for p in positions]
+
+
+def protein_site_windows(ids, proteins, source="input"):
+    """Checks full-length proteins and cuts a window around every K.
+
+    Args:
+        ids: sequence of str, protein names.
+        proteins: sequence of str (upper case).
+        source: str, where the proteins come from (a file name), for messages.
+
+    Returns:
+        ``(rows, windows)``: ``(protein, 1-based position)`` of every K and
+        its 49-residue window (``-`` beyond the protein's ends).
+
+    Raises:
+        ValueError: a protein with a gap, a non-standard residue or no lysine
+            at all (the message names ``source`` and the record).
+    """
+    rows, windows = [], []
+    for number, (name, protein) in enumerate(zip(ids, proteins), start=1):
+        bad = [i for i, residue in enumerate(protein) if residue not in fea.PROTEIN_ALPHABET]
+        if bad:
+            residue = protein[bad[0]]
+            what = "a gap '-'" if residue == "-" else f"non-standard residue {residue!r}"
+            hint = ("give ungapped full-length proteins" if residue == "-" else
+                    f"only the 20 standard residues {fea.PROTEIN_ALPHABET} are allowed")
+            raise ValueError(f"{source}: record {number} ({name!r}) has {what} at position "
+                             f"{bad[0] + 1}; {hint}")
+        positions, protein_windows_ = protein_windows(protein)
+        if not positions:
+            raise ValueError(f"{source}: record {number} ({name!r}) contains no lysine (K), so "
+                             f"there is no site to score; remove it")
+        rows += [(name, p) for p in positions]
+        windows += protein_windows_
+    return rows, windows
+
+
+def read_thresholds(model_path):
+    """The per-label thresholds in ``thresholds.json`` beside a PTM model (0.5 without one).
+
+    Raises:
+        ValueError: a thresholds file that is not four numbers (named).
+    """
+    threshold_file = Path(model_path).parent / "thresholds.json"
+    thresholds = np.full(len(PTM_LABELS), 0.5)
+    if threshold_file.is_file():
+        try:
+            thresholds = np.asarray(json.loads(threshold_file.read_text())["thresholds"], float)
+            if thresholds.shape != (len(PTM_LABELS),):
+                raise ValueError(f"{len(thresholds)} values")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{threshold_file}: not a thresholds file of {len(PTM_LABELS)} "
+                             f"values ({error}); delete it to use 0.5 or retrain") from None
+    return thresholds
+
+
+def predict_protein_sites(model, thresholds, ids, proteins, source="input", batch_size=1024):
+    """Per-site PTM probabilities for every K of proteins held in memory.
+
+    The one prediction path of `predict_proteins` (``deepbio predict ptm``)
+    and of the web page (`deepbio.serve`).
+
+    Args:
+        model: a loaded PTM ``model.keras`` (tokens → four probabilities).
+        thresholds: float array (4,), the run's per-label thresholds.
+        ids, proteins: sequences of str, names and full-length proteins.
+        source: str, where they come from, for messages.
+        batch_size: int.
+
+    Returns:
+        DataFrame ``protein, position, window, acetylation, crotonylation,
+        methylation, succinylation`` (probabilities rounded to 6 decimals),
+        ``predicted`` (label letters at ``thresholds``).
+
+    Raises:
+        ValueError: see `protein_site_windows`.
+    """
+    from deepbio.training.ptm import decode
+
+    rows, windows = protein_site_windows(ids, proteins, source)
+    probabilities = model.predict(encode_windows(windows, source=str(source)),
+                                  batch_size=batch_size, verbose=0)
+    frame = pd.DataFrame(rows, columns=["protein", "position"])
+    frame["window"] = windows
+    for j, name in enumerate(PTM_LABEL_NAMES):
+        frame[name] = np.round(probabilities[:, j], 6)
+    calls = decode(probabilities, np.asarray(thresholds, float))
+    frame["predicted"] = ["".join(l for l, c in zip(PTM_LABELS, row) if c) for row in calls]
+    return frame
 
 
 def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
@@ -249,7 +425,7 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
         batch_size: int.
 
     Returns:
-        The pandas DataFrame written.
+        The pandas DataFrame written (`predict_protein_sites`).
 
     Raises:
         FileNotFoundError: missing FASTA or model.
@@ -260,47 +436,30 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
     """
     from deepbio.data import read_fasta
     from deepbio.models.loading import load_task_model, model_file
-    from deepbio.training.ptm import decode
 
     ids, proteins = read_fasta(fasta, unique_ids=True)
-    rows, windows = [], []
-    for number, (name, protein) in enumerate(zip(ids, proteins), start=1):
-        bad = [i for i, residue in enumerate(protein) if residue not in fea.PROTEIN_ALPHABET]
-        if bad:
-            residue = protein[bad[0]]
-            what = "a gap '-'" if residue == "-" else f"non-standard residue {residue!r}"
-            hint = ("give ungapped full-length proteins" if residue == "-" else
-                    f"only the 20 standard residues {fea.PROTEIN_ALPHABET} are allowed")
-            raise ValueError(f"{fasta}: record {number} ({name!r}) has {what} at position "
-                             f"{bad[0] + 1}; {hint}")
-        positions, protein_windows_ = protein_windows(protein)
-        if not positions:
-            raise ValueError(f"{fasta}: record {number} ({name!r}) contains no lysine (K), so "
-                             f"there is no site to score; remove it")
-        rows += [(name, p) for p in positions]
-        windows += protein_windows_
+    protein_site_windows(ids, proteins, fasta)  # the file is checked before the model loads
     model_path = model_file(model_path, "ptm")
     model = load_task_model(model_path, "ptm", _ptm_model_check)
-    probabilities = model.predict(encode_windows(windows, source=str(fasta)), batch_size=batch_size,
-                                  verbose=0)
-    frame = pd.DataFrame(rows, columns=["protein", "position"])
-    frame["window"] = windows
-    for j, name in enumerate(PTM_LABEL_NAMES):
-        frame[name] = np.round(probabilities[:, j], 6)
-    threshold_file = model_path.parent / "thresholds.json"
-    thresholds = np.full(len(PTM_LABELS), 0.5)
-    if threshold_file.is_file():
-        try:
-            thresholds = np.asarray(json.loads(threshold_file.read_text())["thresholds"], float)
-            if thresholds.shape != (len(PTM_LABELS),):
-                raise ValueError(f"{len(thresholds)} values")
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{threshold_file}: not a thresholds file of {len(PTM_LABELS)} "
-                             f"values ({error}); delete it to use 0.5 or retrain") from None
-    calls = decode(probabilities, thresholds)
-    frame["predicted"] = ["".join(l for l, c in zip(PTM_LABELS, row) if c) for row in calls]
+    frame = predict_protein_sites(model, read_thresholds(model_path), ids, proteins, fasta,
+                                  batch_size)
     write_csv(frame, output_csv)
     return frame
+
+
+def saliency_inputs(model, tokens):
+    """The feature-level classifier of a PTM ``model.keras`` and its inputs for ``tokens``.
+
+    Returns:
+        ``(classifier, [pstaap (n, 46, 1), residues (n, 49, C)])``.
+    """
+    from deepbio.models import PTMClassifier
+
+    pstaap = model.get_layer("pstaap_encoding")(tokens)
+    pstaap = model.get_layer("pstaap_channels")(model.get_layer("pstaap_scaling")(pstaap))
+    residues = model.get_layer("residue_encoding")(tokens)
+    classifier = next(layer for layer in model.layers if isinstance(layer, PTMClassifier))
+    return classifier, [np.asarray(pstaap), np.asarray(residues)]
 
 
 def saliency_for_fasta(fasta, model_path, output_dir, smooth_samples=20):
@@ -320,18 +479,14 @@ def saliency_for_fasta(fasta, model_path, output_dir, smooth_samples=20):
     """
     from deepbio.data import read_fasta
     from deepbio.interpret.ptm_saliency import saliency_report
-    from deepbio.models import PTMClassifier
     from deepbio.models.loading import load_task_model
 
     ids, windows = read_fasta(fasta)
     tokens = encode_windows(windows, ids, source=str(fasta))
     model = load_task_model(model_path, "ptm", _ptm_model_check)
-    pstaap = model.get_layer("pstaap_encoding")(tokens)
-    pstaap = model.get_layer("pstaap_channels")(model.get_layer("pstaap_scaling")(pstaap))
-    residues = model.get_layer("residue_encoding")(tokens)
-    classifier = next(layer for layer in model.layers if isinstance(layer, PTMClassifier))
-    return saliency_report(classifier, [np.asarray(pstaap), np.asarray(residues)], Path(output_dir),
-                           prefix="fasta_", smooth_samples=smooth_samples)
+    classifier, inputs = saliency_inputs(model, tokens)
+    return saliency_report(classifier, inputs, Path(output_dir), prefix="fasta_",
+                           smooth_samples=smooth_samples)
 
 
 def _ptm_model_check(model):
@@ -348,13 +503,15 @@ class PTMTask(Task):
     name = "ptm"
     config_class = PTMConfig
     description = ("Which of four modifications (acetylation, crotonylation, methylation, "
-                   "succinylation) a 49-residue K-centred window carries, after OmniK-PTM: PSTAAP "
-                   "fitted inside each training fold, physicochemical / BLOSUM62 / one-hot residue "
-                   "features, CNN branches fused by bidirectional cross-attention, a BiGRU, "
-                   "stratified cross-validation, per-label thresholds, saliency maps. "
+                   "succinylation) a modified lysine carries, from its 49-residue K-centred "
+                   "window: gradient-boosted trees on one-hot / composition / AAindex window "
+                   "features (default), logistic regression, their stack, or the OmniK-PTM "
+                   "network (--model-type network); stratified and accession-grouped CV, "
+                   "calibration and per-label thresholds fitted inside the training folds. "
                    "Probabilities are conditional on the lysine being modified.")
-    example = ("deepbio run ptm --epochs 5 --folds 3 --max-windows 2000\n"
-               "deepbio predict ptm --model runs/ptm/model.keras --input proteins.fasta")
+    example = ("deepbio run ptm --folds 3 --max-windows 2000\n"
+               "deepbio run ptm --model-type network --epochs 5 --call-at precision=0.9\n"
+               "deepbio predict ptm --model runs/ptm --input proteins.fasta")
     predict_input = "protein FASTA: every K of every protein is scored"
     interpret_input = "FASTA of 49-residue K-centred windows: saliency maps"
 
@@ -369,17 +526,28 @@ class PTMTask(Task):
         return f"{len(frame)} lysine sites of {frame['protein'].nunique()} proteins → {output_path}"
 
     def interpret(self, model_path, input_path, output_dir, args):
+        from deepbio.models.ptm.predictor import PREDICTOR_FILE
+
+        path = Path(model_path)
+        if path.suffix == ".joblib" or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
+            raise ValueError(f"model {model_path} is a {PREDICTOR_FILE} (trees/linear/stack): "
+                             f"saliency maps need the network (train with --model-type network); "
+                             f"a tree run folder holds position importance "
+                             f"(*position_importance.png/.csv) instead")
         files = saliency_for_fasta(input_path, model_path, output_dir)
         return "saliency maps: " + ", ".join(str(f) for f in files)
 
     def summary(self, report):
         lines = []
-        for split in ("cv", "test"):
+        for split in ("cv", "grouped_cv", "test"):
             block = report.get(split)
             if block:
                 lines.append(f"{split}: " + ", ".join(
                     f"{m}={block[m]:.4f}" for m in ("aiming", "coverage", "accuracy",
                                                     "absolute_true", "absolute_false")))
+                lines.append(f"{split} per label (P(PTM | lysine modified)): " + "; ".join(
+                    f"{l} AUROC={v['auroc']:.3f} MCC={v['mcc']:.3f} ECE={v['ece']:.3f}"
+                    for l, v in block["per_label"].items()))
                 base = report.get(f"baseline_{split}")
                 if base:
                     lines.append(f"always-'a' baseline ({split}): "

@@ -265,9 +265,9 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
             print(f"[rnamod] training the {name} model ({len(data[name]['train'].labels)} windows)",
                   flush=True)
             train, valid = data[name]["train"], data[name]["valid"]
-            model, info = train_model(
+            model, info = folder.checkpointed(name, lambda: train_model(
                 config, [name], onehot[name]["train"], train.labels[:, None].astype(np.float32),
-                onehot[name]["valid"], valid.labels[:, None].astype(np.float32), verbose)
+                onehot[name]["valid"], valid.labels[:, None].astype(np.float32), verbose))
             folder.save_model(model, f"{name}/model.keras")
             models[name] = model
             classifier = model.classifier()
@@ -298,7 +298,8 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
         x_val = np.concatenate([onehot[n]["valid"] for n in names])
         y_val = np.concatenate([_labels(len(data[n]["valid"].labels), j, width, data[n]["valid"].labels)
                                 for j, n in enumerate(names)])
-        model, info = train_model(config, names, x, y, x_val, y_val, verbose)
+        model, info = folder.checkpointed("multitask", lambda: train_model(
+            config, names, x, y, x_val, y_val, verbose))
         del x, y
         folder.save_model(model, "multitask/model.keras")
         models["multitask"] = model

@@ -10,11 +10,16 @@ interrupted run never leaves a truncated file.
 import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 from deepbio.utils import atomic_path, save_figure, write_csv, write_json
+
+
+# `deepbio.utils.atomic_path` writes ``.<stem>.<8 random characters><suffix>`` beside the target.
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
 
 
 def library_versions():
@@ -109,12 +114,14 @@ class RunFolder:
         mode: str, ``run`` or ``train``.
         data_dir: optional data mirror (recorded in ``params.json``).
         verbose: int, Keras verbosity for the task (0, 1 or 2).
+        restart: bool. Drop the checkpoints of an interrupted run in
+            ``path`` instead of resuming from them.
 
     Raises:
         ValueError: ``path`` cannot be a folder (see `check_output_dir`).
     """
 
-    def __init__(self, path, task, config, mode="run", data_dir=None, verbose=1):
+    def __init__(self, path, task, config, mode="run", data_dir=None, verbose=1, restart=False):
         check_output_dir(path)
         self.path = Path(path)
         self.task = task
@@ -123,6 +130,8 @@ class RunFolder:
         self.data_dir = data_dir
         self.verbose = verbose
         self.seconds = {}
+        self.restart = restart
+        self._checkpoints = None
         self._created = not self.path.exists()
         self._written = []
         self._start = None
@@ -146,6 +155,8 @@ class RunFolder:
         self._scope = self.strategy.scope()
         self._scope.__enter__()
         keras.utils.set_random_seed(self.config.seed)
+        self._remove_stray_temporaries()
+        self._check_checkpoints()
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -156,15 +167,85 @@ class RunFolder:
         keras.mixed_precision.set_global_policy(self._policy)
         if exc_type is not None:
             self._discard()
+        elif self.checkpoint_dir.exists():
+            shutil.rmtree(self.checkpoint_dir)  # finished: the outputs replace the checkpoints
         return False
 
     def _discard(self):
-        if self._created and self.path.exists():
-            shutil.rmtree(self.path, ignore_errors=True)
-            return
+        """Removes what this run wrote, except its checkpoints (a rerun resumes from them)."""
         for path in self._written:
             if path.is_file():
                 path.unlink()
+        if self._created and self.path.exists():
+            for path in sorted(self.path.rglob("*"), reverse=True):
+                if path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+            if not any(self.path.iterdir()):
+                self.path.rmdir()
+
+    def _remove_stray_temporaries(self):
+        """Deletes the temporary files of writes that a kill interrupted (`atomic_path` names)."""
+        if not self.path.is_dir():
+            return
+        for path in self.path.rglob(".*"):
+            if path.is_file() and TEMPORARY.match(path.name):
+                path.unlink()
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self):
+        """``path / "checkpoints"``: the finished units of an unfinished run."""
+        return self._checkpoints or self.path / "checkpoints"
+
+    def _check_checkpoints(self):
+        import json
+
+        params = self.checkpoint_dir / "config.json"
+        current = json.loads(json.dumps(dataclasses.asdict(self.config), default=str))
+        if self.restart and self.checkpoint_dir.exists():
+            shutil.rmtree(self.checkpoint_dir)
+        if params.is_file():
+            saved = json.loads(params.read_text())
+            if saved != current:
+                changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+                raise ValueError(f"output {self.path} holds checkpoints of an interrupted run with "
+                                 f"other parameters ({', '.join(changed)}); rerun it with the same "
+                                 f"flags to resume, add --restart to start afresh, or choose "
+                                 f"another --output")
+        else:
+            write_json(current, params)
+
+    def checkpointed(self, key, compute):
+        """Runs one unit of work (a fold, a model) once: a rerun after a kill loads its result.
+
+        The unit starts from its own seed (derived from ``config.seed`` and
+        ``key``), so its result does not depend on what ran before it, and a
+        resumed run ends with the same report as an uninterrupted one. The
+        result is pickled atomically to ``checkpoints/<key>.pkl`` (Keras
+        models pickle as ``.keras`` archives).
+
+        Args:
+            key: str, unique within the run (``fold3``, ``Am``).
+            compute: callable () → a picklable result.
+
+        Returns:
+            The result of ``compute``, computed now or loaded.
+        """
+        import pickle
+        import zlib
+
+        import keras
+
+        path = self.checkpoint_dir / f"{key}.pkl"
+        if path.is_file():
+            with open(path, "rb") as handle:
+                return pickle.load(handle)
+        keras.utils.set_random_seed((self.config.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31)
+        result = compute()
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return result
 
     def subfolder(self, name, task, config):
         """A `RunFolder` for a sub-run (e.g. the binding task's ``pretrain/``), already entered.
@@ -174,6 +255,7 @@ class RunFolder:
         """
         child = RunFolder(self.path / name, task, config, self.mode, self.data_dir, self.verbose)
         child._start, child._written = time.perf_counter(), self._written
+        child._checkpoints = self.checkpoint_dir / name
         return child
 
     # -- files ---------------------------------------------------------------------------------
@@ -263,7 +345,8 @@ class RunFolder:
         return self.save_figure(fig, name)
 
 
-def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verbose=1, **changes):
+def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verbose=1,
+             restart=False, **changes):
     """Runs a registered task in a `RunFolder`: the Python form of ``deepbio run TASK``.
 
     Args:
@@ -273,6 +356,8 @@ def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verb
         mode: ``run`` (train, evaluate, interpret) or ``train``.
         data_dir: optional data mirror.
         verbose: Keras verbosity (0, 1 or 2).
+        restart: bool, drop the checkpoints of an interrupted run in
+            ``output_dir`` instead of resuming.
         **changes: config fields to change (``epochs=1``).
 
     Returns:
@@ -288,5 +373,5 @@ def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verb
         raise ValueError(f"mode must be 'run' or 'train', got {mode!r}")
     config = dataclasses.replace(config or runner.base_config(), **changes)
     output_dir = output_dir or os.path.join("runs", runner.name)
-    with RunFolder(output_dir, runner.name, config, mode, data_dir, verbose) as folder:
+    with RunFolder(output_dir, runner.name, config, mode, data_dir, verbose, restart) as folder:
         return (runner.run if mode == "run" else runner.train)(config, folder)

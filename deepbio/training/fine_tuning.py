@@ -156,10 +156,18 @@ def regression_step_functions(model, shared, optimizers):
                            training=training)[:, 0, :]
         return keras.ops.squeeze(model.head(model.head_dropout(x, training=training)), -1)
 
+    scaling = any(isinstance(o, keras.optimizers.LossScaleOptimizer) for o, _ in optimizers)
+
     @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)])
     def train_step(batch, y):
-        with tf.GradientTape() as tape:
-            loss = keras.ops.mean(keras.ops.square(standardized(batch, True) - y))
+        with tf.GradientTape(persistent=scaling) as tape:
+            predicted = keras.ops.cast(standardized(batch, True), "float32")
+            loss = keras.ops.mean(keras.ops.square(predicted - y))
+            scaled = [optimizer.scale_loss(loss) for optimizer, _ in optimizers] if scaling else None
+        if scaling:  # each loss-scale optimizer unscales the gradients of its own scaled loss
+            for (optimizer, vs), scaled_loss in zip(optimizers, scaled):
+                optimizer.apply_gradients(zip(tape.gradient(scaled_loss, vs), vs))
+            return loss
         variables = [v for _, vs in optimizers for v in vs]
         grads = tape.gradient(loss, variables)
         at = 0

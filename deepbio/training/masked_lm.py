@@ -74,7 +74,8 @@ def mlm_step_functions(model, optimizer):
         with tf.GradientTape() as tape:
             total, correct, count = losses(ids, mask, targets, weights, True)
             loss = total / keras.ops.maximum(count, 1.0)
-        grads = tape.gradient(loss, model.trainable_variables)
+            scaled = optimizer.scale_loss(loss)  # the loss itself unless loss scaling is on
+        grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 

@@ -13,9 +13,14 @@ def warmup_cosine_adamw(learning_rate, steps, warmup_fraction, weight_decay):
         weight_decay: float.
 
     Returns:
-        A `keras.optimizers.AdamW`.
+        A `keras.optimizers.AdamW`, wrapped in a `keras.optimizers.LossScaleOptimizer`
+        (dynamic loss scaling) when the global policy is ``mixed_float16``, so that
+        float16 gradients do not underflow in the custom training loops.
     """
     warmup = max(1, int(round(warmup_fraction * steps)))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, max(1, steps - warmup), alpha=0.0, warmup_target=learning_rate, warmup_steps=warmup)
-    return keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer

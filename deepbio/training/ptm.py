@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 
 import Feature_extraction_algorithms as fea
 from deepbio.data import PTM_LABELS
-from deepbio.metrics import multilabel_metrics, per_label_metrics
+from deepbio.metrics import CALIBRATED_KEYS, multilabel_metrics, per_label_metrics
 from deepbio.models import PTMClassifier
+from deepbio.training.calibration import LabelCalibrator, choose_thresholds
 
 
 def pstaap_features(fit_windows, fit_labels, other_windows, cross_fit, seed, n_splits=5):
@@ -170,9 +171,11 @@ def _sampler_indices(config, features, classes):
 
 def fit_fold(config, windows, labels, classes, residues, train_idx, score_windows, score_residues,
              timings, verbose=1):
-    """Fits encoders, sampler, model and thresholds on ``train_idx`` rows.
+    """Fits encoders, sampler, model, calibration and thresholds on ``train_idx`` rows.
 
     The scored windows are only transformed and predicted, never fitted on.
+    The calibrator (``--calibration``) and the thresholds (``--call-at``) are
+    fitted on the training fold's validation part.
 
     Args:
         config: `PTMConfig`.
@@ -187,9 +190,11 @@ def fit_fold(config, windows, labels, classes, residues, train_idx, score_window
     Returns:
         dict with ``model`` (the feature-level `PTMClassifier`), ``encoder``
         (fitted PSTAAP), ``pstaap_scaling`` (per-position mean and variance of
-        the fitting rows' PSTAAP values), ``thresholds``, ``probabilities`` and
+        the fitting rows' PSTAAP values), ``calibrator``, ``thresholds`` (on
+        the calibrated scale), ``probabilities`` (calibrated), ``raw`` and
         ``score_inputs`` for the scored windows (None if none), ``history``,
-        ``n_resampled``.
+        ``inner_raw``/``inner_calibrated``/``inner_labels`` (the validation
+        part), ``n_resampled``.
     """
     fit_idx, val_idx = train_test_split(train_idx, test_size=config.val_fraction,
                                         stratify=classes[train_idx], random_state=config.seed)
@@ -210,67 +215,145 @@ def fit_fold(config, windows, labels, classes, residues, train_idx, score_window
     x_fit = [p_fit[kept, :, None], residues[fit_idx][kept]]
     x_val = [transformed[0][:, :, None], residues[val_idx]]
     model, history = train_model(config, x_fit, labels[fit_idx][kept], x_val, labels[val_idx], verbose)
-    val_probabilities = model.predict(x_val, batch_size=1024, verbose=0)
-    thresholds = (tune_thresholds(labels[val_idx], val_probabilities) if config.tune_thresholds
-                  else np.full(labels.shape[1], 0.5))
-    score_inputs = probabilities = None
+    val_raw = model.predict(x_val, batch_size=1024, verbose=0)
+    calibrator = LabelCalibrator(config.calibration).fit(val_raw, labels[val_idx])
+    val_probabilities = calibrator.transform(val_raw)
+    thresholds = (choose_thresholds(labels[val_idx], val_probabilities, config.call_at)
+                  if config.tune_thresholds else np.full(labels.shape[1], 0.5))
+    score_inputs = probabilities = raw = None
     if len(score_windows):
         score_inputs = [transformed[1][:, :, None], np.asarray(score_residues, np.float32)]
-        probabilities = model.predict(score_inputs, batch_size=1024, verbose=0)
+        raw = model.predict(score_inputs, batch_size=1024, verbose=0)
+        probabilities = calibrator.transform(raw)
     timings["train"] += time.perf_counter() - start
     return {"model": model, "encoder": encoder, "pstaap_scaling": (mean, std ** 2),
-            "thresholds": thresholds, "history": history,
-            "probabilities": probabilities, "score_inputs": score_inputs,
-            "n_resampled": int(len(kept))}
+            "thresholds": thresholds, "history": history, "calibrator": calibrator,
+            "probabilities": probabilities, "raw": raw, "score_inputs": score_inputs,
+            "inner_raw": val_raw, "inner_calibrated": val_probabilities,
+            "inner_labels": labels[val_idx], "n_resampled": int(len(kept))}
 
 
-def evaluate(labels, classes, probabilities, thresholds):
-    """The report's metric block for one set of predictions.
+def decide(probabilities, thresholds, objective="mcc"):
+    """Calls (int (n, L)) at ``thresholds``: `decode` (never an empty set), except under
+    ``precision=P``, where a window may get no call (a forced call would break the precision)."""
+    if str(objective).startswith("precision"):
+        return (np.asarray(probabilities) >= np.asarray(thresholds)).astype(np.int32)
+    return decode(np.asarray(probabilities), np.asarray(thresholds))
+
+
+def pooled_metrics(labels, classes, probabilities, calls):
+    """The report's metric block from probabilities and calls made (possibly at per-fold cuts).
 
     Returns:
         dict with Chou's metrics, ``per_class_absolute_true`` ("1".."11") and
-        ``per_label`` {a, c, m, s: {auroc, auprc, mcc}}.
+        ``per_label`` {a, c, m, s: {auroc, auprc, mcc, f1, precision, recall,
+        brier, ece}}: ranking and calibration from the probabilities, the
+        rest from the calls.
     """
-    predicted = decode(probabilities, np.asarray(thresholds))
-    result = multilabel_metrics(labels, predicted, classes)
-    result["per_label"] = per_label_metrics(labels, probabilities, PTM_LABELS, thresholds)
+    calls = np.asarray(calls)
+    result = multilabel_metrics(labels, calls, classes)
+    # calls as scores at a 0.5 cut give the thresholded metrics of the calls themselves
+    thresholded = per_label_metrics(labels, calls.astype(np.float64), PTM_LABELS, 0.5,
+                                    keys=("mcc", "f1", "precision", "recall"))
+    ranking = per_label_metrics(labels, probabilities, PTM_LABELS, 0.5,
+                                keys=("auroc", "auprc", "brier", "ece"))
+    result["per_label"] = {l: {k: {**ranking[l], **thresholded[l]}[k] for k in CALIBRATED_KEYS}
+                           for l in PTM_LABELS}
     return result
 
 
-def cross_validate(config, dataset, residues, timings, verbose=1):
-    """Stratified k-fold CV on the training split (stratified by the 11 codes).
+def evaluate(labels, classes, probabilities, thresholds, objective="mcc"):
+    """The report's metric block for one set of predictions at one set of thresholds.
 
     Returns:
-        ``(cv_metrics, fold_metrics, out_of_fold_probabilities, last_fold)``: pooled
-        metrics (each window decoded with its own fold's thresholds), one metric dict per
-        fold, the (n, 4) out-of-fold probabilities, and the last fold's `fit_fold` result
-        (its model and scored inputs feed the CV saliency maps).
+        See `pooled_metrics`.
     """
+    return pooled_metrics(labels, classes, probabilities,
+                          decide(probabilities, thresholds, objective))
+
+
+def cv_splits(dataset, folds, seed, protocol="stratified"):
+    """The CV folds of the training split.
+
+    ``stratified``: `StratifiedKFold` on the 11 label-combination codes;
+    ``grouped``: `StratifiedGroupKFold` on the codes with UniProt accessions
+    as groups, so no protein has windows on both sides of a split.
+
+    Returns:
+        list of ``(train_idx, score_idx)``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if protocol == "stratified":
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        return list(splitter.split(dataset.windows, dataset.classes))
+    if protocol != "grouped":
+        raise ValueError(f"CV protocol must be 'stratified' or 'grouped', got {protocol!r}")
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return list(splitter.split(dataset.windows, dataset.classes, dataset.accessions))
+
+
+def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="stratified",
+                   model_type=None):
+    """k-fold CV on the training split for one model type; everything learned stays in-fold.
+
+    Args:
+        config: `PTMConfig`.
+        dataset: the training split (`deepbio.data.PTMDataset`).
+        inputs: per-residue features (n, 49, C) for ``network``, else the dict
+            of flat feature blocks (`deepbio.training.ptm_trees.window_feature_blocks`).
+        protocol: ``stratified`` or ``grouped`` (see `cv_splits`).
+        model_type: default ``config.model_type``.
+
+    Returns:
+        dict: ``metrics`` (pooled; each window called at its own fold's
+        thresholds), ``folds`` (one metric dict per fold), ``probabilities``
+        (calibrated, out of fold), ``raw`` (uncalibrated), ``calls``,
+        ``inner`` (list of the folds' in-fold ``(labels, raw, calibrated)``),
+        ``last`` (the last fold's fit; its model and scored inputs feed the CV
+        saliency maps) and ``last_idx`` (its scored rows).
+    """
+    import dataclasses
+
+    from deepbio.training.ptm_trees import fit_predict_fold
+
+    model_type = model_type or config.model_type
+    fold_config = dataclasses.replace(config, model_type=model_type)
     labels, classes = dataset.labels, dataset.classes
-    oof = np.zeros(labels.shape, np.float32)
-    oof_predicted = np.zeros(labels.shape, np.int32)
-    folds, last = [], None
-    splitter = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
+    oof, raw = np.zeros(labels.shape), np.zeros(labels.shape)
+    calls = np.zeros(labels.shape, np.int32)
+    folds, inner, fold = [], [], None
+    splits = cv_splits(dataset, config.folds, config.seed, protocol)
     for number, (train_idx, score_idx) in enumerate(
-            tqdm(list(splitter.split(dataset.windows, classes)), desc="CV folds", unit="fold"), 1):
-        fold = fit_fold(config, dataset.windows, labels, classes, residues, train_idx,
-                        [dataset.windows[i] for i in score_idx], residues[score_idx], timings, verbose)
-        oof[score_idx] = fold["probabilities"]
-        oof_predicted[score_idx] = decode(fold["probabilities"], fold["thresholds"])
-        metrics = evaluate(labels[score_idx], classes[score_idx], fold["probabilities"],
-                           fold["thresholds"])
-        metrics.update(fold=number, thresholds=fold["thresholds"].tolist(),
-                       n_train_resampled=fold["n_resampled"],
-                       epochs_run=len(fold["history"]["loss"]))
+            tqdm(splits, desc=f"{protocol} CV ({model_type})", unit="fold"), 1):
+        if model_type == "network":
+            fold = fit_fold(fold_config, dataset.windows, labels, classes, inputs, train_idx,
+                            [dataset.windows[i] for i in score_idx], inputs[score_idx], timings,
+                            verbose)
+        else:
+            fold = fit_predict_fold(fold_config, inputs, labels, classes, train_idx, score_idx,
+                                    timings)
+        oof[score_idx], raw[score_idx] = fold["probabilities"], fold["raw"]
+        calls[score_idx] = decide(fold["probabilities"], fold["thresholds"], config.call_at)
+        inner.append((fold["inner_labels"], fold["inner_raw"], fold["inner_calibrated"]))
+        metrics = pooled_metrics(labels[score_idx], classes[score_idx], fold["probabilities"],
+                                 calls[score_idx])
+        metrics.update(fold=number, thresholds=np.asarray(fold["thresholds"]).tolist(),
+                       n_train=int(len(train_idx)), n_scored=int(len(score_idx)))
+        if model_type == "network":
+            metrics.update(n_train_resampled=fold["n_resampled"],
+                           epochs_run=len(fold["history"]["loss"]))
         folds.append(metrics)
-        print(f"fold {number}: absolute_true={metrics['absolute_true']:.4f} "
-              f"aiming={metrics['aiming']:.4f} thresholds={np.round(fold['thresholds'], 2).tolist()}",
-              flush=True)
-        last = fold
-    pooled = multilabel_metrics(labels, oof_predicted, classes)
-    pooled["per_label"] = per_label_metrics(labels, oof, PTM_LABELS,
-                                            np.mean([f["thresholds"] for f in folds], axis=0))
-    return pooled, folds, oof, last
+        if verbose:
+            print(f"{protocol} fold {number} ({model_type}): absolute_true="
+                  f"{metrics['absolute_true']:.4f} mean AUROC="
+                  f"{np.mean([m['auroc'] for m in metrics['per_label'].values()]):.4f} "
+                  f"thresholds={np.round(fold['thresholds'], 2).tolist()}", flush=True)
+    return {"metrics": pooled_metrics(labels, classes, oof, calls), "folds": folds,
+            "probabilities": oof, "raw": raw, "calls": calls, "inner": inner, "last": fold,
+            "last_idx": splits[-1][1], "splits": splits}
 
 
 def subset(dataset, max_windows, seed):

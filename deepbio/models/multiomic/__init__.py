@@ -8,3 +8,5 @@ from deepbio.models.multiomic.omnibiote_tokenizer import OmniBioTETokenizer
 from deepbio.models.multiomic.convert_omnibiote import convert_omnibiote
 from deepbio.models.multiomic.builders import (build_backbone, clone_backbone, load_backbone,
                                                make_tokenizer)
+from deepbio.models.multiomic.task_heads import (MultiomicClassifier, MultiomicRegressor,
+                                                 MultiomicTokenClassifier, SequencePooling)

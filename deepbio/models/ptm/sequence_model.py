@@ -7,7 +7,34 @@ import Feature_extraction_algorithms as fea
 from deepbio.models.ptm.features import residue_features
 
 
-def ptm_sequence_model(classifier, encoder, pstaap_scaling, residue_encoders):
+@keras.saving.register_keras_serializable(package="deepbio")
+class PlattScaling(keras.layers.Layer):
+    """Per-label Platt scaling of probabilities: ``σ(slope · logit(p) + intercept)``.
+
+    The calibration fitted inside the training fold (`deepbio.training.calibration`),
+    as a fixed layer at the end of ``model.keras``.
+
+    Args:
+        slopes, intercepts: sequences of L floats.
+    """
+
+    def __init__(self, slopes, intercepts, **kwargs):
+        super().__init__(**kwargs)
+        self.slopes = [float(v) for v in slopes]
+        self.intercepts = [float(v) for v in intercepts]
+
+    def call(self, probabilities):
+        p = keras.ops.clip(keras.ops.cast(probabilities, "float32"), 1e-6, 1 - 1e-6)
+        z = keras.ops.log(p) - keras.ops.log(1 - p)
+        slopes = keras.ops.convert_to_tensor(self.slopes, "float32")
+        intercepts = keras.ops.convert_to_tensor(self.intercepts, "float32")
+        return keras.ops.sigmoid(slopes * z + intercepts)
+
+    def get_config(self):
+        return {**super().get_config(), "slopes": self.slopes, "intercepts": self.intercepts}
+
+
+def ptm_sequence_model(classifier, encoder, pstaap_scaling, residue_encoders, calibration=None):
     """An end-to-end model: residue tokens (batch, 49) int32 → probabilities.
 
     The fitted PSTAAP table and the per-residue feature tables become
@@ -21,6 +48,9 @@ def ptm_sequence_model(classifier, encoder, pstaap_scaling, residue_encoders):
         pstaap_scaling: ``(mean, variance)``, arrays (46,), the standardisation
             the classifier was trained with.
         residue_encoders: tuple of names from `RESIDUE_ENCODERS`.
+        calibration: optional fitted Platt `LabelCalibrator` (its ``slopes_``
+            and ``intercepts_``): a `PlattScaling` layer then makes the
+            outputs calibrated probabilities.
 
     Returns:
         A functional `keras.Model` named ``ptm_sequence_model``.
@@ -37,4 +67,7 @@ def ptm_sequence_model(classifier, encoder, pstaap_scaling, residue_encoders):
         embeddings_initializer=keras.initializers.Constant(residue_table),
         name="residue_encoding")(tokens)
     outputs = classifier([pstaap, residues])
+    if calibration is not None and calibration.method == "platt":
+        outputs = PlattScaling(calibration.slopes_, calibration.intercepts_, dtype="float32",
+                               name="calibration")(outputs)
     return keras.Model(tokens, outputs, name="ptm_sequence_model")

@@ -1,0 +1,26 @@
+"""``deepbio serve``: a web page (Gradio) over the trained models of a runs folder.
+
+    deepbio serve --runs runs/ [--host 127.0.0.1] [--port 7860]
+
+One tab per task (ptm, rnamod, motif, binding), each serving the model its
+run folder holds, with that run's honest metric beside the trivial baseline.
+The tabs call the same in-memory prediction functions as ``deepbio predict``
+(`deepbio.serve.backend`). Gradio is an extra (``pip install -e ".[web]"``)
+and is imported only by `deepbio.serve.app`, so ``import deepbio`` never
+needs it.
+"""
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(runs="runs", host="127.0.0.1", port=7860, data_dir=None, verbose=1):
+    """Builds the app over ``runs`` and serves it until interrupted.
+
+    Raises:
+        ImportError: Gradio is not installed.
+        FileNotFoundError: ``runs`` is not a folder.
+        OSError: the port is taken.
+    """
+    from deepbio.serve.app import launch
+
+    return launch(runs, host, port, data_dir=data_dir, verbose=verbose)

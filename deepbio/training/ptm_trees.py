@@ -1,0 +1,215 @@
+"""PTM models on flat window features: gradient-boosted trees, logistic regression, their stack.
+
+Inside one training fold (`fit_window_model`): the rows are split again into
+``inner_folds`` stratified parts; one model per label is fitted on each
+inner training part and scores its held-out part. The inner out-of-fold
+scores fit the calibrator and the thresholds; the predictor averages the
+inner models (an ensemble of the fold models) and calibrates the mean. So
+calibration and thresholds never see a row the model trained on, and the
+scored fold is never seen at all. Features are fixed label-free tables
+(`deepbio.models.ptm.features.window_features`), computed once.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from deepbio.data import PTM_LABELS
+from deepbio.models.ptm.predictor import WindowEnsemble
+from deepbio.training.calibration import LabelCalibrator, choose_thresholds, logit
+
+TREE_BLOCKS = ("one_hot_centre", "composition", "regions", "aaindex_regions")
+"""Feature blocks of ``--model-type trees`` (chosen by ``benchmarks/ptm_models.py``)."""
+LINEAR_BLOCKS = ("blosum62", "aaindex", "composition", "regions")
+"""Feature blocks of ``--model-type linear``."""
+
+
+def make_estimator(kind, config, labels):
+    """One unfitted per-label classifier.
+
+    ``trees``: `HistGradientBoostingClassifier` (``--tree-iterations``,
+    ``--tree-learning-rate``, early stopping on 10 % of its rows, positives
+    weighted by ``--class-weight``); ``linear``: standardisation + L2 logistic
+    regression (``--linear-c``).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    weight = _class_weight(config.class_weight, labels)
+    if kind == "trees":
+        return HistGradientBoostingClassifier(
+            learning_rate=config.tree_learning_rate, max_iter=config.tree_iterations,
+            max_leaf_nodes=config.tree_leaves, min_samples_leaf=40, l2_regularization=1.0,
+            early_stopping=True, validation_fraction=0.1, n_iter_no_change=20,
+            class_weight=weight, random_state=config.seed)
+    if kind == "linear":
+        return make_pipeline(StandardScaler(), LogisticRegression(
+            C=config.linear_c, max_iter=500, class_weight=weight))
+    raise ValueError(f"no flat-feature estimator for model type {kind!r}")
+
+
+def _class_weight(mode, labels):
+    """``none`` → None; ``balanced`` → balanced; ``sqrt`` → positives × sqrt(neg / pos)."""
+    if mode == "none":
+        return None
+    if mode == "balanced":
+        return "balanced"
+    positives = max(float(np.mean(labels)), 1e-3)
+    return {0: 1.0, 1: float(np.sqrt((1 - positives) / positives))}
+
+
+def _inner_splits(classes, folds, seed):
+    with warnings.catch_warnings():  # rare combinations in small runs: fewer members than parts
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(classes, classes))
+
+
+def fit_members(kind, config, features, labels, classes):
+    """Inner-fold models of one kind and their out-of-fold raw scores.
+
+    Returns:
+        ``(members, oof)``: members a list (inner folds) of lists (labels) of
+        fitted classifiers; oof float (n, L), each row scored by the models
+        that did not see it.
+    """
+    oof = np.zeros(labels.shape, np.float64)
+    members = []
+    for fit_rows, out_rows in _inner_splits(classes, config.inner_folds, config.seed):
+        models = []
+        for j in range(labels.shape[1]):
+            model = make_estimator(kind, config, labels[fit_rows, j])
+            model.fit(features[fit_rows], labels[fit_rows, j])
+            oof[out_rows, j] = model.predict_proba(features[out_rows])[:, 1]
+            models.append(model)
+        members.append(models)
+    return members, oof
+
+
+def _ensemble(kind, config, blocks, members, oof, labels):
+    calibrator = LabelCalibrator(config.calibration).fit(oof, labels)
+    calibrated = calibrator.transform(oof)
+    thresholds = choose_thresholds(labels, calibrated, config.call_at)
+    model = WindowEnsemble(blocks, members, calibrator, thresholds, PTM_LABELS, config.call_at,
+                           kind=kind)
+    return model, oof, calibrated
+
+
+def fit_window_model(config, features, labels, classes, blocks):
+    """Fits one ``--model-type`` (trees, linear or stack) on the rows given.
+
+    Args:
+        config: `deepbio.tasks.ptm.PTMConfig`.
+        features: dict {block: float32 (n, d)} of the fitting rows, or, for one
+            kind, a matrix; see `feature_matrix`.
+        labels: int (n, 4); classes: int (n,), the combination codes.
+        blocks: dict {kind: tuple of blocks}.
+
+    Returns:
+        ``(predictor, raw_oof, calibrated_oof)``: a `WindowEnsemble` and the
+        inner out-of-fold raw and calibrated scores of the fitting rows.
+    """
+    if config.model_type != "stack":
+        kind = config.model_type
+        members, oof = fit_members(kind, config, feature_matrix(features, blocks[kind]), labels,
+                                   classes)
+        return _ensemble(kind, config, blocks[kind], members, oof, labels)
+    parts, logits = [], []
+    for kind in ("trees", "linear"):
+        members, oof = fit_members(kind, config, feature_matrix(features, blocks[kind]), labels,
+                                   classes)
+        part, _, calibrated = _ensemble(kind, config, blocks[kind], members, oof, labels)
+        parts.append(_Columns(part, blocks[kind], _all_blocks(blocks)))
+        logits.append(logit(calibrated))
+    combiner = _fit_combiner(logits, labels)
+    raw = _combine(logits, combiner)
+    calibrator = LabelCalibrator(config.calibration).fit(raw, labels)
+    calibrated = calibrator.transform(raw)
+    thresholds = choose_thresholds(labels, calibrated, config.call_at)
+    model = WindowEnsemble(_all_blocks(blocks), parts, calibrator, thresholds, PTM_LABELS,
+                           config.call_at, combiner=combiner, kind="stack")
+    return model, raw, calibrated
+
+
+class _Columns(WindowEnsemble):
+    """A stack member that reads its own blocks' columns of the stack's feature matrix."""
+
+    def __init__(self, inner, own_blocks, all_blocks):
+        super().__init__(inner.blocks, inner.members, inner.calibrator, inner.thresholds,
+                         inner.labels, inner.objective, kind=inner.kind)
+        self.columns = _block_columns(own_blocks, all_blocks)
+
+    def calibrated(self, features):
+        return super().calibrated(features[:, self.columns])
+
+
+def _all_blocks(blocks):
+    return tuple(dict.fromkeys(b for kind in ("trees", "linear") for b in blocks[kind]))
+
+
+def _block_columns(own, every):
+    from deepbio.models.ptm.features import block_width
+
+    starts = np.cumsum([0] + [block_width(b) for b in every])
+    return np.concatenate([np.arange(starts[every.index(b)], starts[every.index(b) + 1]) for b in own])
+
+
+def _fit_combiner(logits, labels):
+    """Per-label logistic regression on the members' calibrated logits (weights, intercept last)."""
+    from sklearn.linear_model import LogisticRegression
+
+    weights = np.zeros((labels.shape[1], len(logits) + 1))
+    for j in range(labels.shape[1]):
+        x = np.column_stack([z[:, j] for z in logits])
+        fitted = LogisticRegression(C=1.0).fit(x, labels[:, j])
+        weights[j, :-1], weights[j, -1] = fitted.coef_[0], fitted.intercept_[0]
+    return weights
+
+
+def _combine(logits, combiner):
+    z = sum(combiner[:, i] * part for i, part in enumerate(logits)) + combiner[:, -1]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def feature_matrix(features, blocks):
+    """Concatenates the named blocks of ``features`` (a dict) into one float32 matrix."""
+    if not isinstance(features, dict):
+        return features
+    return np.concatenate([features[b] for b in blocks], axis=1)
+
+
+def window_feature_blocks(windows, kinds):
+    """Every block the model kinds need: dict {block: float32 (n, d)} (label-free tables)."""
+    from deepbio.models.ptm.features import window_features
+
+    needed = dict.fromkeys(b for kind in kinds for b in MODEL_BLOCKS[kind])
+    return {b: window_features(windows, (b,)) for b in needed}
+
+
+MODEL_BLOCKS = {"trees": TREE_BLOCKS, "linear": LINEAR_BLOCKS, "stack": TREE_BLOCKS + LINEAR_BLOCKS}
+
+
+def fit_predict_fold(config, features, labels, classes, train_idx, score_idx, timings):
+    """Fits on ``train_idx`` and scores ``score_idx`` (calibrated); see `fit_window_model`.
+
+    Returns:
+        dict with ``model``, ``thresholds``, ``probabilities`` (calibrated,
+        of the scored rows), ``raw`` (their uncalibrated scores),
+        ``inner_raw``/``inner_calibrated``/``inner_labels`` (in-fold
+        out-of-fold scores, for the calibration report).
+    """
+    start = time.perf_counter()
+    take = lambda rows: {b: x[rows] for b, x in features.items()}  # noqa: E731
+    model, inner_raw, inner_calibrated = fit_window_model(
+        config, take(train_idx), labels[train_idx], classes[train_idx], MODEL_BLOCKS)
+    score = take(score_idx)
+    matrix = feature_matrix(score, model.feature_blocks())
+    raw = model.raw_scores(matrix) if len(score_idx) else np.zeros((0, labels.shape[1]))
+    probabilities = model.calibrator.transform(raw) if len(score_idx) else raw
+    timings["train"] = timings.get("train", 0.0) + time.perf_counter() - start
+    return {"model": model, "thresholds": model.thresholds, "probabilities": probabilities,
+            "raw": raw, "inner_raw": inner_raw, "inner_calibrated": inner_calibrated,
+            "inner_labels": labels[train_idx]}

@@ -1,0 +1,67 @@
+"""A run killed with SIGKILL and run again ends with the report of an uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+from test_reproducible import _without_timings
+
+RNAMOD = ["--modifications", "Am,m5U", "--max-windows-per-split", "40", "--epochs", "2",
+          "--ism-windows", "0", "--saliency-windows", "0", "--encoder-filters", "16,32",
+          "--num-embeddings", "32"]
+
+
+def _command(out, data_dir, *extra):
+    return [sys.executable, str(ROOT / "train.py"), "--task", "rnamod", *RNAMOD, "--output", str(out),
+            "--data-dir", str(data_dir), "--verbose", "0", *extra]
+
+
+def _run(out, data_dir, *extra, ok=True):
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(_command(out, data_dir, *extra), capture_output=True, text=True,
+                            timeout=600, env=env, cwd=ROOT)
+    if ok:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_killed_run_resumes_to_the_same_report(tmp_path, data_dir):
+    reference = tmp_path / "uninterrupted"
+    _run(reference, data_dir)
+    assert not (reference / "checkpoints").exists()  # a finished run keeps only its outputs
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(_command(out, data_dir), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 400
+    while not (out / "checkpoints" / "Am.pkl").exists():  # the first model is done
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert not (out / "report.json").exists()
+    (out / "Am").mkdir(exist_ok=True)
+    (out / "Am" / ".model.x1y2ab_z.keras").write_bytes(b"half a zip")  # a save cut by a kill
+    _run(out, data_dir)
+    assert not [p for p in out.rglob(".*")]  # temporaries of an interrupted save are gone
+    expected = json.loads((reference / "report.json").read_text())
+    resumed = json.loads((out / "report.json").read_text())
+    assert _without_timings(resumed) == _without_timings(expected)
+    assert not (out / "checkpoints").exists()
+
+
+def test_other_parameters_need_restart(tmp_path, data_dir):
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "config.json").write_text(json.dumps({"epochs": 99}))
+    result = _run(out, data_dir, ok=False)
+    assert result.returncode == 2
+    assert "holds checkpoints of an interrupted run with other parameters" in result.stderr
+    assert "--restart" in result.stderr
+    _run(out, data_dir, "--restart")
+    assert json.loads((out / "report.json").read_text())["modifications"] == ["Am", "m5U"]

@@ -27,7 +27,11 @@ setup(
     # The OmniBioTE converter reads checkpoints with NumPy alone ("convert" needs no torch); the
     # tests build reference checkpoints with torch, capped below 2.14 so pip takes the 192 MB CPU
     # wheel (2.13.0+cpu) where one is on disk rather than a multi-GB CUDA build.
-    extras_require={"convert": [], "test": ["pytest>=8", "torch>=2.13,<2.14"]},
+    # "web": deepbio serve (a Gradio page; gradio_client calls it); the tests drive the page in a
+    # real browser with Selenium (system Chromium, see .ci/run).
+    extras_require={"convert": [], "web": ["gradio>=6", "gradio_client>=2"],
+                    "test": ["pytest>=8", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
+                             "selenium>=4.10"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

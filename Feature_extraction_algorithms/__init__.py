@@ -14,6 +14,9 @@ Public API:
       ``fit`` on training labels only.
     * :class:`KmerComposition` / :func:`kmer_composition` -- ``(n, |alphabet|^k)``
       k-mer frequencies (the ridge baseline of the binding task).
+    * :func:`kspaced_pairs` -- ``(n, len(ks) * 400)`` composition of k-spaced
+      residue pairs (CKSAAP); :func:`region_composition` -- residue shares per
+      window region (position-specific composition).
     * Keras 3 layers: :class:`OneHotEncoding`, :class:`PhysicochemicalEmbedding`,
       :class:`PSTAAPEncoding`, registered as ``deepbio>...`` when
       :mod:`Feature_extraction_algorithms.layers` is imported, so
@@ -36,6 +39,7 @@ from .alphabets import (
 )
 from .blosum import BLOSUM62Encoder, blosum62, blosum62_matrix
 from .kmer import KmerComposition, kmer_composition, kmer_names
+from .kspaced import kspaced_pairs, region_composition, residue_codes
 from .one_hot import one_hot
 from .physicochemical import (
     DEFAULT_SCALES,
@@ -70,6 +74,9 @@ __all__ = [
     "KmerComposition",
     "kmer_composition",
     "kmer_names",
+    "kspaced_pairs",
+    "region_composition",
+    "residue_codes",
     "tripeptide_indices",
     "OneHotEncoding",
     "PhysicochemicalEmbedding",

@@ -152,7 +152,7 @@ def test_thresholds_for_each_objective():
 
 
 def _tiny_tree_config(**changes):
-    return ptm.PTMConfig(tree_iterations=20, inner_folds=2, **changes)
+    return ptm.PTMConfig(tree_iterations=30, inner_folds=2, **changes)
 
 
 def test_tree_predictor_round_trip_and_in_fold_protocol(tmp_path):
@@ -161,29 +161,46 @@ def test_tree_predictor_round_trip_and_in_fold_protocol(tmp_path):
     from deepbio.models.ptm.predictor import WindowEnsemble, decide, load_ptm_predictor
     from deepbio.training.ptm_trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
 
+    from deepbio.data import combination_to_labels
+
     rng = np.random.default_rng(0)
-    windows = _windows(240, seed=3)
-    # label 0 follows the residue at +1 (learnable), label 1 is noise
-    labels = np.stack([[w[25] in "DEKR" for w in windows], rng.uniform(size=240) < 0.3], axis=1)
-    labels = labels.astype(np.int32)
-    classes = labels @ np.array([1, 2]) + 1
-    for kind in ("trees", "stack"):
+    windows = _windows(400, seed=3)
+    # a residue at +1 in DEKR makes the combination "ac" (code 5), else one of a, c, m, s at random
+    classes = np.where([w[25] in "DEKR" for w in windows], 5, rng.choice([1, 2, 3, 4], size=400))
+    labels = combination_to_labels(classes)
+    for kind in ("trees", "powerset", "stack"):
         config = _tiny_tree_config(model_type=kind)
-        features = window_feature_blocks(windows[:200], (kind,))
-        model, raw, calibrated = fit_window_model(config, features, labels[:200], classes[:200],
+        features = window_feature_blocks(windows[:360], (kind,))
+        model, raw, calibrated = fit_window_model(config, features, labels[:360], classes[:360],
                                                   MODEL_BLOCKS)
-        assert isinstance(model, WindowEnsemble) and model.thresholds.shape == (2,)
-        assert raw.shape == calibrated.shape == (200, 2)
-        probabilities = model.predict_proba(windows[200:])
-        assert probabilities.shape == (40, 2) and ((0 <= probabilities) & (probabilities <= 1)).all()
-        assert probabilities[labels[200:, 0] == 1, 0].mean() > probabilities[labels[200:, 0] == 0, 0].mean()
+        assert isinstance(model, WindowEnsemble) and model.thresholds.shape == (4,)
+        assert raw.shape == calibrated.shape == (360, 4)
+        probabilities = model.predict_proba(windows[360:])
+        assert probabilities.shape == (40, 4) and ((0 <= probabilities) & (probabilities <= 1)).all()
+        crotonylated = labels[360:, 1] == 1
+        assert probabilities[crotonylated, 1].mean() > probabilities[~crotonylated, 1].mean(), kind
         joblib.dump(model, tmp_path / "ptm_model.joblib")
         loaded = load_ptm_predictor(tmp_path)
-        np.testing.assert_allclose(loaded.predict_proba(windows[200:]), probabilities)
+        np.testing.assert_allclose(loaded.predict_proba(windows[360:]), probabilities)
         assert decide(loaded, probabilities).sum(axis=1).min() >= 1
     (tmp_path / "bad.joblib").write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="not a PTM model"):
         load_ptm_predictor(tmp_path / "bad.joblib")
+
+
+def test_label_mixer_uses_the_other_labels():
+    from deepbio.training.calibration import fit_label_mixer, mix_labels
+
+    rng = np.random.default_rng(1)
+    # label 1 is exactly "not label 0": its own score is noise, label 0's score tells it
+    scores = np.column_stack([rng.uniform(0.05, 0.95, 4000), rng.uniform(0.05, 0.95, 4000)])
+    label0 = (rng.uniform(size=4000) < scores[:, 0]).astype(int)
+    labels = np.column_stack([label0, 1 - label0])
+    weights = fit_label_mixer(scores, labels)
+    assert weights.shape == (2, 3)
+    assert weights[1, 0] < -0.5 and abs(weights[1, 1]) < 0.2  # label 1 leans on label 0's logit
+    mixed = mix_labels(scores, weights)
+    np.testing.assert_allclose(mixed[:, 0] + mixed[:, 1], 1.0, atol=0.05)
 
 
 def test_grouped_cv_keeps_each_accession_on_one_side():

@@ -31,7 +31,8 @@ import pytest
 
 from conftest import ROOT
 
-PROBABILITIES = ["acetylation", "crotonylation", "methylation", "succinylation"]
+PROBABILITIES = [f"p_{name}_given_modified"
+                 for name in ("acetylation", "crotonylation", "methylation", "succinylation")]
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,9 @@ def runs(tmp_path_factory, data_dir):
 
     out = tmp_path_factory.mktemp("runs")
     common = {"data_dir": str(data_dir), "verbose": 0, "epochs": 1}
-    run_task("ptm", out / "ptm", mode="run", folds=2, max_windows=700, saliency_windows=0,
-             residue_encoders=("physicochemical",), **common)
+    run_task("ptm", out / "ptm", mode="run", model_type="network", folds=2, max_windows=700,
+             saliency_windows=0, residue_encoders=("physicochemical",), compare=("none",),
+             grouped_cv=False, **common)
     run_task("rnamod", out / "rnamod", mode="run", modifications=("Am",), max_windows=80,
              multitask=False, ism_windows=0, saliency_windows=0, **common)
     run_task("motif", out / "motif", mode="run", max_sequences=40, motif_length=5, jaspar_top=3,
@@ -131,6 +133,37 @@ def test_ptm_tab_equals_deepbio_predict(services, runs, real_protein, tmp_path):
     assert Path(services["ptm"].saliency(text, site)).stat().st_size > 1000
 
 
+def test_ptm_tab_serves_a_window_ensemble(data_dir, real_protein, tmp_path):
+    """The default PTM models (trees / linear / stack: ptm_model.joblib) through the same path."""
+    import joblib
+
+    from deepbio.data import load_ptm
+    from deepbio.serve.backend import PTMService
+    from deepbio.tasks.ptm import PTMConfig
+    from deepbio.training.ptm import subset
+    from deepbio.training.ptm_trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
+
+    train = subset(load_ptm("train", data_dir), 300, 0)
+    model, _, _ = fit_window_model(PTMConfig(model_type="linear", inner_folds=2),
+                                   window_feature_blocks(train.windows, ("linear",)), train.labels,
+                                   train.classes, MODEL_BLOCKS)
+    (tmp_path / "runs" / "ptm").mkdir(parents=True)
+    joblib.dump(model, tmp_path / "runs" / "ptm" / "ptm_model.joblib")
+    service = PTMService(tmp_path / "runs")
+    assert service.path.name == "ptm_model.joblib" and not service.network
+    accession, protein = real_protein
+    text = f">{accession}\n{protein}\n"
+    frame, _, csv = service.predict(text)
+    (tmp_path / "protein.fasta").write_text(text)
+    _cli(["predict", "ptm", "--model", str(tmp_path / "runs" / "ptm"), "--input",
+          str(tmp_path / "protein.fasta"), "--output", str(tmp_path / "cli.csv"), "--verbose", "0"])
+    assert Path(csv).read_bytes() == (tmp_path / "cli.csv").read_bytes()
+    np.testing.assert_allclose(frame[PROBABILITIES], model.predict_proba(list(frame["window"])),
+                               atol=1e-6)
+    site = f"{accession} K{frame['position'].iloc[-1]}"
+    assert Path(service.saliency(text, site)).stat().st_size > 1000  # substitution map
+
+
 def test_rnamod_tab_equals_deepbio_predict(services, runs, data_dir, tmp_path):
     from deepbio.data.rnamod import load_rnamod
 
@@ -160,7 +193,7 @@ def test_motif_tab_equals_deepbio_run_with_model(services, runs, data_dir, tmp_p
     demo = load_sequences(default_input(data_dir))
     ids, sequences = services["motif"].sequences("", demo=True, data_dir=data_dir)
     assert ids == demo["id"].tolist()[:40] and sequences == demo["sequence"].tolist()[:40]
-    chosen = demo.iloc[:24]
+    chosen = demo.iloc[:12]
     text = "".join(f">{i}\n{s}\n" for i, s in zip(chosen["id"], chosen["sequence"]))
     top, plot, csv, n = services["motif"].score(text)
     fasta = tmp_path / "slice.fasta"
@@ -170,7 +203,7 @@ def test_motif_tab_equals_deepbio_run_with_model(services, runs, data_dir, tmp_p
           "--data-dir", str(data_dir), "--verbose", "0"])
     cli = pd.read_csv(tmp_path / "cli" / "motif_scores.csv")
     page = pd.read_csv(csv)
-    assert n == 24 and page["motif"].tolist() == cli["motif"].tolist()
+    assert n == 12 and page["motif"].tolist() == cli["motif"].tolist()
     numeric = page.select_dtypes("number").columns
     np.testing.assert_allclose(page[numeric], cli[numeric], rtol=1e-6, atol=1e-9)
     cli_top = pd.read_csv(tmp_path / "cli" / "top_motifs.csv")
@@ -363,10 +396,10 @@ def _small_png(source, target):
         image.convert("RGB").quantize(128).save(target, optimize=True)
 
 
-def test_browser_predicts_and_reports_bad_input(server, browser, services, real_protein, tmp_path):
+def test_browser_predicts_and_reports_bad_input(server, browser, services, pronab, tmp_path):
     from selenium.webdriver.common.by import By
 
-    accession, protein = real_protein
+    accession, protein = "P04637", pronab.accession_proteins["P04637"]  # human p53
     expected = services["ptm"].predict(f">{accession}\n{protein}\n")[0]
     browser.get(server["url"])
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#ptm-input textarea"))

@@ -106,8 +106,10 @@ def _ptm_tab(gr, service, examples):
     with gr.Row():
         site = gr.Dropdown(label="site for the saliency map", choices=[], value=None,
                            allow_custom_value=True, elem_id="ptm-site")
-        saliency_button = gr.Button("Saliency map of this site", elem_id="ptm-saliency")
-    saliency = gr.Image(label="saliency (per label × window position)", type="filepath",
+        saliency_button = gr.Button("Map of this site", elem_id="ptm-saliency")
+    what = ("saliency of each label's logit" if getattr(service, "network", False) else
+            "mean |Δ probability| when each residue is replaced by the 19 others")
+    saliency = gr.Image(label=f"per label × window position: {what}", type="filepath",
                         elem_id="ptm-saliency-map")
 
     def predict(text, upload=None):

@@ -27,7 +27,7 @@ from deepbio.serve.reports import TRAIN_COMMANDS, honest_summary, read_report
 
 #: Input limits, named in the page and in every refusal.
 LIMITS = {"characters": 200_000, "ptm_proteins": 20, "ptm_residues": 20_000, "rna_nt": 2_000,
-          "motif_sequences": 200, "motif_length": 2_000, "motif_demo": 40,
+          "motif_sequences": 100, "motif_length": 2_000, "motif_demo": 40,
           "binding_protein": 1_000, "binding_strand": 200}
 
 
@@ -128,13 +128,13 @@ class Service:
 
 class PTMService(Service):
     task = "ptm"
+    files = ("ptm_model.joblib", "model.keras")  # as load_ptm_predictor prefers them
 
     def load(self):
-        from deepbio.models.loading import load_task_model
-        from deepbio.tasks import ptm
+        from deepbio.models.ptm.predictor import load_ptm_predictor
 
-        self.model = load_task_model(self.path, "ptm", ptm._ptm_model_check)
-        self.thresholds = ptm.read_thresholds(self.path)
+        self.predictor = load_ptm_predictor(self.path)
+        self.network = hasattr(self.predictor, "model")  # KerasPredictor: saliency maps
 
     def proteins(self, text, upload=None):
         ids, proteins = parse_text(text, "protein", upload)
@@ -149,17 +149,17 @@ class PTMService(Service):
 
     def predict(self, text, upload=None):
         """The site table (`ptm.predict_protein_sites`), the profile plot and the CSV."""
-        from deepbio.data import PTM_LABEL_NAMES
         from deepbio.tasks import ptm
+        from deepbio.training.ptm_protocol import PROBABILITY_COLUMNS
         from deepbio.utils import write_csv
 
         self.require()
         ids, proteins = self.proteins(text, upload)
         with self.lock:
-            frame = ptm.predict_protein_sites(self.model, self.thresholds, ids, proteins, "input")
+            frame = ptm.predict_protein_sites(self.predictor, ids, proteins, "input")
         csv = self.out(".csv")
         write_csv(frame, csv)
-        plot = figures.ptm_profile(frame, PTM_LABEL_NAMES, self.out(".png"))
+        plot = figures.ptm_profile(frame, PROBABILITY_COLUMNS, self.out(".png"))
         return frame, plot, str(csv)
 
     @staticmethod
@@ -167,28 +167,60 @@ class PTMService(Service):
         return f"{protein} K{position}"
 
     def saliency(self, text, site=None, upload=None):
-        """Saliency heatmap (per label × position) of one lysine's window."""
+        """One lysine's window: saliency (network) or substitution importance (other models)."""
         from deepbio.data import PTM_LABEL_NAMES, PTM_LABELS
-        from deepbio.interpret import mean_saliency
         from deepbio.tasks import ptm
 
         self.require()
         ids, proteins = self.proteins(text, upload)
         rows, windows = ptm.protein_site_windows(ids, proteins, "input")
         labels = [self.site_label(p, k) for p, k in rows]
-        if not site:
-            site = labels[0]
+        site = site or labels[0]
         if site not in labels:
             raise ValueError(f"site {site!r} is not a lysine of the input; choose one of "
                              f"{', '.join(labels[:5])}{' ...' if len(labels) > 5 else ''}")
         window = windows[labels.index(site)]
-        tokens = ptm.encode_windows([window], source="input")
-        with self.lock:
-            classifier, inputs = ptm.saliency_inputs(self.model, tokens)
-            _, residues = mean_saliency(classifier, inputs, len(PTM_LABELS), logits_layer="logits")
         names = [f"{l} ({n})" for l, n in zip(PTM_LABELS, PTM_LABEL_NAMES)]
-        return figures.ptm_saliency(residues, names, window, self.out(".png"),
-                                    f"saliency of each label's logit, {site}")
+        if self.network:
+            from deepbio.interpret import mean_saliency
+
+            tokens = ptm.encode_windows([window], source="input")
+            with self.lock:
+                classifier, inputs = ptm.saliency_inputs(self.predictor.model, tokens)
+                _, matrix = mean_saliency(classifier, inputs, len(PTM_LABELS),
+                                          logits_layer="logits")
+            return figures.ptm_saliency(matrix, names, window, self.out(".png"),
+                                        f"saliency of each label's logit, {site}")
+        with self.lock:
+            matrix = substitution_importance(self.predictor, window)
+        return figures.ptm_saliency(matrix, names, window, self.out(".png"),
+                                    f"{site}: each residue replaced by the 19 others",
+                                    colorbar="mean |Δ probability|")
+
+
+def substitution_importance(predictor, window):
+    """(4, 49) mean |Δ probability| over the 19 substitutions of each residue of one window.
+
+    The model-agnostic map of one site for the tree / linear models, which
+    have no gradient: every flanking residue (not ``-`` padding, not the
+    central K) is replaced by each other standard residue and the window
+    scored again.
+    """
+    base = np.asarray(predictor.predict_proba([window]))[0]
+    mutants, where = [], []
+    for i, residue in enumerate(window):
+        if residue == "-" or i == len(window) // 2:
+            continue
+        for other in PROTEIN_RESIDUES:
+            if other != residue:
+                mutants.append(window[:i] + other + window[i + 1:])
+                where.append(i)
+    matrix = np.zeros((len(base), len(window)))
+    if mutants:
+        change = np.abs(np.asarray(predictor.predict_proba(mutants)) - base)
+        for i in set(where):
+            matrix[:, i] = change[np.asarray(where) == i].mean(axis=0)
+    return matrix
 
 
 class RNAModService(Service):

@@ -40,9 +40,10 @@ def ptm_profile(frame, label_names, path):
         for ax, protein in zip(axes[:, 0], proteins):
             rows = frame[frame["protein"] == protein]
             for name in label_names:
-                ax.plot(rows["position"], rows[name], marker="o", ms=3, lw=1, label=name)
+                short = name.replace("_given_modified", "").replace("p_", "", 1)
+                ax.plot(rows["position"], rows[name], marker="o", ms=3, lw=1, label=short)
             ax.set_ylim(-0.02, 1.02)
-            ax.set_ylabel("probability")
+            ax.set_ylabel("P(PTM | modified)")
             ax.set_title(f"{protein}: {len(rows)} lysines", fontsize=9, loc="left")
             ax.grid(alpha=0.3)
         axes[-1, 0].set_xlabel("position of the lysine in the protein")
@@ -51,15 +52,26 @@ def ptm_profile(frame, label_names, path):
         return _save(fig, path)
 
 
-def ptm_saliency(matrix, row_labels, window, path, title):
-    """The saliency heatmap of one window, through the run's `plot_saliency_heatmap`."""
+def ptm_saliency(matrix, row_labels, window, path, title, colorbar=None):
+    """The map of one window: through the run's `plot_saliency_heatmap` (saliency), or drawn
+    here with ``colorbar`` as the colour scale's label (substitution importance)."""
     from deepbio.interpret import plot_saliency_heatmap
 
     ticks = [f"{p}\n{r}" if p % 4 == 0 else r for p, r in zip(range(-24, 25), window)]
+    xlabel = "position relative to the central K (residue below)"
     with PLOT_LOCK:
-        plot_saliency_heatmap(matrix, row_labels, path, title, ticks,
-                              "position relative to the central K (residue below)")
-    return str(path)
+        if colorbar is None:
+            plot_saliency_heatmap(matrix, row_labels, path, title, ticks, xlabel)
+            return str(path)
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(11, 0.6 * len(row_labels) + 1.6))
+        image = ax.imshow(matrix, aspect="auto", cmap="viridis")
+        ax.set_yticks(range(len(row_labels)), row_labels)
+        ax.set_xticks(range(len(ticks)), ticks, fontsize=6, rotation=90)
+        ax.set(xlabel=xlabel, title=title)
+        fig.colorbar(image, ax=ax, fraction=0.025, label=colorbar)
+        fig.tight_layout()
+        return _save(fig, path, dpi=150)
 
 
 def rna_profile(frame, names, path):

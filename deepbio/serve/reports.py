@@ -11,7 +11,8 @@ import json
 
 #: The command that trains each tab's model (``{folder}``: the run folder served).
 TRAIN_COMMANDS = {
-    "ptm": "`deepbio run ptm --output {folder}` (quick: `--epochs 1 --folds 2 --max-windows 700`)",
+    "ptm": "`deepbio run ptm --output {folder}` (quick: `--model-type network --epochs 1 --folds 2 "
+           "--max-windows 700 --compare none`)",
     "rnamod": "`deepbio run rnamod --output {folder}` (quick: `--modifications Am --epochs 1 "
               "--max-windows-per-split 80`)",
     "motif": "`deepbio run motif --output {folder}` (quick: `--max-sequences 40 --epochs 1`)",
@@ -45,15 +46,24 @@ def _ptm(report):
     if not cv or not base:
         return "No cross-validated figures in report.json (trained without CV folds)."
     params = report.get("params", {})
-    labels = cv.get("per_label", {})
+    grouped = report.get("grouped_cv")
+    honest = grouped or cv  # accession-grouped CV when the run has it: no protein on both sides
+    labels = honest.get("per_label", {})
     aurocs = ", ".join(f"{l} {_f(v.get('auroc'))}" for l, v in labels.items())
-    text = (f"{params.get('folds', '?')}-fold CV on {report['data']['train']} training windows: "
-            f"Absolute-True **{_f(cv['absolute_true'])}** (always-'a' baseline "
-            f"{_f(base['absolute_true'])}); per-label AUROC {aurocs} (baseline 0.5).")
+    text = (f"{params.get('model_type', 'network')} model; {params.get('folds', '?')}-fold CV on "
+            f"{report['data']['train']} training windows: Absolute-True **{_f(cv['absolute_true'])}** "
+            f"stratified")
+    if grouped:
+        text += (f", **{_f(grouped['absolute_true'])}** accession-grouped (always-'a' baseline "
+                 f"{_f(report['baseline_grouped_cv']['absolute_true'])})")
+    else:
+        text += f" (always-'a' baseline {_f(base['absolute_true'])})"
+    text += (f"; per-label AUROC{' (grouped)' if grouped else ''} {aurocs} (baseline 0.5). "
+             f"Calls at thresholds chosen for {report.get('call_objective', 'exact match')}.")
     if report.get("test"):
         text += (f" Test split: Absolute-True {_f(report['test']['absolute_true'])} (baseline "
                  f"{_f(report['baseline_test']['absolute_true'])}).")
-    better = cv["absolute_true"] > base["absolute_true"] + 0.005 or any(
+    better = honest["absolute_true"] > base["absolute_true"] + 0.005 or any(
         (v.get("auroc") or 0) > 0.55 for v in labels.values())
     return text + _trust(better, "cross-validation")
 

@@ -33,7 +33,7 @@ from deepbio.data import PTM_COMBINATIONS, PTM_LABEL_NAMES, PTM_LABELS, load_ptm
 from deepbio.models.ptm.features import RESIDUE_ENCODERS, residue_features
 from deepbio.training.calibration import CALIBRATIONS
 
-MODEL_TYPES = ("trees", "linear", "stack", "network")
+MODEL_TYPES = ("trees", "powerset", "linear", "stack", "network")
 from deepbio.tasks.base import (CrossValidationConfig, EarlyStoppingConfig, Task, TrainingConfig,
                                 option)
 from deepbio.utils import write_csv
@@ -80,9 +80,11 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
     saliency_windows: int = option(512, "windows in the saliency maps, or (trees, linear, "
                                         "stack) the position-importance windows (0: none)",
                                    minimum=0)
-    model_type: str = option("trees", "the model: gradient-boosted trees on window features "
-                                      "(best in CV), logistic regression, their stack, or the "
-                                      "OmniK-PTM network", choices=MODEL_TYPES)
+    model_type: str = option("trees", "the model: gradient-boosted trees on window features, "
+                                      "one per label or one over the 11 label combinations "
+                                      "(powerset), logistic regression, a stack of those "
+                                      "(--stack-members), or the OmniK-PTM network",
+                                      choices=MODEL_TYPES)
     compare: tuple[str, ...] = option(("linear",), "other model types cross-validated for the "
                                                    "report's models table ('none': no other; "
                                                    "network is slow)",
@@ -102,6 +104,14 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
     linear_c: float = option(0.002, "inverse L2 strength of the logistic regression", minimum=1e-9)
     class_weight: str = option("none", "trees/linear: weight of each label's positives",
                                choices=("none", "balanced", "sqrt"))
+    stack_members: tuple[str, ...] = option(("trees", "powerset", "linear"), "the models a "
+                                            "stack combines (per label, a logistic regression on "
+                                            "all their labels' calibrated logits)",
+                                            choices=("trees", "powerset", "linear"))
+    tree_threads: int = option(1, "OpenMP threads of the tree models (0: every core; 1 is "
+                                   "robust on a shared machine)", minimum=0)
+    label_mixing: bool = option(True, "trees/linear: a per-label logistic regression on all four "
+                                      "labels' inner out-of-fold logits (label correlation)")
 
     def validate(self):
         super().validate()
@@ -160,6 +170,14 @@ def _load_test(data_dir):
 
 
 def run_pipeline(config, folder, evaluate_test=True):
+    """The whole PTM pipeline (`_pipeline`) with ``--tree-threads`` OpenMP threads."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(config.tree_threads or None, user_api="openmp"):
+        return _pipeline(config, folder, evaluate_test)
+
+
+def _pipeline(config, folder, evaluate_test=True):
     """The whole PTM pipeline; writes ``folder`` and returns the report.
 
     Runs stratified and (``--grouped-cv``) accession-grouped CV of
@@ -353,61 +371,44 @@ def protein_site_windows(ids, proteins, source="input"):
     return rows, windows
 
 
-def read_thresholds(model_path):
-    """The per-label thresholds in ``thresholds.json`` beside a PTM model (0.5 without one).
-
-    Raises:
-        ValueError: a thresholds file that is not four numbers (named).
-    """
-    threshold_file = Path(model_path).parent / "thresholds.json"
-    thresholds = np.full(len(PTM_LABELS), 0.5)
-    if threshold_file.is_file():
-        try:
-            thresholds = np.asarray(json.loads(threshold_file.read_text())["thresholds"], float)
-            if thresholds.shape != (len(PTM_LABELS),):
-                raise ValueError(f"{len(thresholds)} values")
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{threshold_file}: not a thresholds file of {len(PTM_LABELS)} "
-                             f"values ({error}); delete it to use 0.5 or retrain") from None
-    return thresholds
-
-
-def predict_protein_sites(model, thresholds, ids, proteins, source="input", batch_size=1024):
+def predict_protein_sites(predictor, ids, proteins, source="input"):
     """Per-site PTM probabilities for every K of proteins held in memory.
 
     The one prediction path of `predict_proteins` (``deepbio predict ptm``)
     and of the web page (`deepbio.serve`).
 
     Args:
-        model: a loaded PTM ``model.keras`` (tokens → four probabilities).
-        thresholds: float array (4,), the run's per-label thresholds.
+        predictor: a loaded PTM model (`deepbio.models.ptm.predictor.load_ptm_predictor`:
+            trees / linear / stack ensemble or the network), with its thresholds.
         ids, proteins: sequences of str, names and full-length proteins.
         source: str, where they come from, for messages.
-        batch_size: int.
 
     Returns:
-        DataFrame ``protein, position, window, acetylation, crotonylation,
-        methylation, succinylation`` (probabilities rounded to 6 decimals),
-        ``predicted`` (label letters at ``thresholds``).
+        DataFrame ``protein, position, window``, ``p_<ptm>_given_modified``
+        for the four PTMs (calibrated, rounded to 6 decimals), ``predicted``
+        (label letters called at the run's thresholds) and ``call_<ptm>``
+        (0/1).
 
     Raises:
         ValueError: see `protein_site_windows`.
     """
-    from deepbio.training.ptm import decode
+    from deepbio.models.ptm.predictor import decide
+    from deepbio.training.ptm_protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
 
     rows, windows = protein_site_windows(ids, proteins, source)
-    probabilities = model.predict(encode_windows(windows, source=str(source)),
-                                  batch_size=batch_size, verbose=0)
+    probabilities = np.asarray(predictor.predict_proba(windows), np.float64)
+    calls = decide(predictor, probabilities)
     frame = pd.DataFrame(rows, columns=["protein", "position"])
     frame["window"] = windows
-    for j, name in enumerate(PTM_LABEL_NAMES):
-        frame[name] = np.round(probabilities[:, j], 6)
-    calls = decode(probabilities, np.asarray(thresholds, float))
+    for j, column in enumerate(PROBABILITY_COLUMNS):
+        frame[column] = np.round(probabilities[:, j], 6)
     frame["predicted"] = ["".join(l for l, c in zip(PTM_LABELS, row) if c) for row in calls]
+    for j, column in enumerate(CALL_COLUMNS):
+        frame[column] = calls[:, j]
     return frame
 
 
-def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
+def predict_proteins(fasta, model_path, output_csv):
     """Per-site PTM probabilities for every K of every protein in a FASTA.
 
     Every window of the OmniK-PTM benchmark is a modified site, so the
@@ -417,12 +418,10 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
     Args:
         fasta: path of a protein FASTA (full-length sequences, 20 standard
             residues).
-        model_path: a ``model.keras`` written by `run` (or its run folder);
-            a ``thresholds.json`` beside it adds 0/1 calls.
-        output_csv: path of the CSV written (atomically): ``protein,
-            position, window, acetylation, crotonylation, methylation,
-            succinylation`` (probabilities) and ``predicted`` (label letters).
-        batch_size: int.
+        model_path: a PTM run folder (``ptm_model.joblib`` or
+            ``model.keras`` with ``thresholds.json``) or one of those files.
+        output_csv: path of the CSV written (atomically), the columns of
+            `predict_protein_sites`.
 
     Returns:
         The pandas DataFrame written (`predict_protein_sites`).
@@ -435,14 +434,11 @@ def predict_proteins(fasta, model_path, output_csv, batch_size=1024):
             the model loads), or a model that is not a PTM model.
     """
     from deepbio.data import read_fasta
-    from deepbio.models.loading import load_task_model, model_file
+    from deepbio.models.ptm.predictor import load_ptm_predictor
 
     ids, proteins = read_fasta(fasta, unique_ids=True)
     protein_site_windows(ids, proteins, fasta)  # the file is checked before the model loads
-    model_path = model_file(model_path, "ptm")
-    model = load_task_model(model_path, "ptm", _ptm_model_check)
-    frame = predict_protein_sites(model, read_thresholds(model_path), ids, proteins, fasta,
-                                  batch_size)
+    frame = predict_protein_sites(load_ptm_predictor(model_path), ids, proteins, fasta)
     write_csv(frame, output_csv)
     return frame
 

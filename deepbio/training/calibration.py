@@ -85,6 +85,33 @@ class LabelCalibrator:
                 "intercepts": self.intercepts_.tolist()}
 
 
+def fit_label_mixer(scores, labels, C=1.0):
+    """Label-correlation step: per label, a logistic regression on the logits of all L scores.
+
+    Fitted on held-out (inner out-of-fold) scores, so a label can use the
+    other labels' evidence (e.g. a window that looks succinylated is less
+    likely acetylation-only).
+
+    Returns:
+        float (L, L + 1): weights, intercept last (see `mix_labels`).
+    """
+    x = logit(scores)
+    weights = np.zeros((labels.shape[1], x.shape[1] + 1))
+    for j in range(labels.shape[1]):
+        if len(np.unique(labels[:, j])) < 2:
+            weights[j, j] = 1.0
+            continue
+        fitted = LogisticRegression(C=C, max_iter=1000).fit(x, labels[:, j])
+        weights[j, :-1], weights[j, -1] = fitted.coef_[0], fitted.intercept_[0]
+    return weights
+
+
+def mix_labels(scores, weights):
+    """Applies `fit_label_mixer` weights: σ(logit(scores) · Wᵀ + b), float (n, L)."""
+    z = logit(scores) @ weights[:, :-1].T + weights[:, -1]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 def parse_objective(objective):
     """``mcc`` | ``exact`` | ``precision=P`` → ``(name, value)``.
 

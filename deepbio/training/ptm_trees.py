@@ -1,4 +1,5 @@
-"""PTM models on flat window features: gradient-boosted trees, logistic regression, their stack.
+"""PTM models on flat window features: gradient-boosted trees (per label or over the label
+combinations), logistic regression, their stack.
 
 Inside one training fold (`fit_window_model`): the rows are split again into
 ``inner_folds`` stratified parts; one model per label is fitted on each
@@ -18,7 +19,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from deepbio.data import PTM_LABELS
 from deepbio.models.ptm.predictor import WindowEnsemble
-from deepbio.training.calibration import LabelCalibrator, choose_thresholds, logit
+from deepbio.training.calibration import (LabelCalibrator, choose_thresholds, fit_label_mixer,
+                                         logit, mix_labels)
 
 TREE_BLOCKS = ("one_hot_centre", "composition", "regions", "aaindex_regions")
 """Feature blocks of ``--model-type trees`` (chosen by ``benchmarks/ptm_models.py``)."""
@@ -29,7 +31,7 @@ LINEAR_BLOCKS = ("blosum62", "aaindex", "composition", "regions")
 def make_estimator(kind, config, labels):
     """One unfitted per-label classifier.
 
-    ``trees``: `HistGradientBoostingClassifier` (``--tree-iterations``,
+    ``trees`` (also inside ``powerset``): `HistGradientBoostingClassifier` (``--tree-iterations``,
     ``--tree-learning-rate``, early stopping on 10 % of its rows, positives
     weighted by ``--class-weight``); ``linear``: standardisation + L2 logistic
     regression (``--linear-c``).
@@ -68,6 +70,28 @@ def _inner_splits(classes, folds, seed):
         return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(classes, classes))
 
 
+class PowersetClassifier:
+    """One multi-class model over the label combinations; per-label probabilities summed from it.
+
+    Label-correlation-aware by construction (label powerset): P(label) is the
+    total probability of the combinations that hold the label.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, features, classes):
+        from deepbio.data import combination_to_labels
+
+        self.estimator.fit(features, classes)
+        self.table_ = combination_to_labels(self.estimator.classes_).astype(np.float64)
+        return self
+
+    def label_proba(self, features):
+        """float (n, L): per-label probabilities."""
+        return np.clip(self.estimator.predict_proba(features) @ self.table_, 0.0, 1.0)
+
+
 def fit_members(kind, config, features, labels, classes):
     """Inner-fold models of one kind and their out-of-fold raw scores.
 
@@ -79,6 +103,12 @@ def fit_members(kind, config, features, labels, classes):
     oof = np.zeros(labels.shape, np.float64)
     members = []
     for fit_rows, out_rows in _inner_splits(classes, config.inner_folds, config.seed):
+        if kind == "powerset":
+            model = PowersetClassifier(make_estimator("trees", config, labels[fit_rows, 0]))
+            model.fit(features[fit_rows], classes[fit_rows])
+            oof[out_rows] = model.label_proba(features[out_rows])
+            members.append(model)
+            continue
         models = []
         for j in range(labels.shape[1]):
             model = make_estimator(kind, config, labels[fit_rows, j])
@@ -90,11 +120,15 @@ def fit_members(kind, config, features, labels, classes):
 
 
 def _ensemble(kind, config, blocks, members, oof, labels):
+    mixer = None
+    if config.label_mixing:
+        mixer = fit_label_mixer(oof, labels)
+        oof = mix_labels(oof, mixer)
     calibrator = LabelCalibrator(config.calibration).fit(oof, labels)
     calibrated = calibrator.transform(oof)
     thresholds = choose_thresholds(labels, calibrated, config.call_at)
     model = WindowEnsemble(blocks, members, calibrator, thresholds, PTM_LABELS, config.call_at,
-                           kind=kind)
+                           kind=kind, label_mixer=mixer)
     return model, oof, calibrated
 
 
@@ -117,19 +151,23 @@ def fit_window_model(config, features, labels, classes, blocks):
         members, oof = fit_members(kind, config, feature_matrix(features, blocks[kind]), labels,
                                    classes)
         return _ensemble(kind, config, blocks[kind], members, oof, labels)
+    import dataclasses
+
     parts, logits = [], []
-    for kind in ("trees", "linear"):
+    kinds = tuple(config.stack_members)
+    member_config = dataclasses.replace(config, label_mixing=False)  # the combiner mixes labels
+    for kind in kinds:
         members, oof = fit_members(kind, config, feature_matrix(features, blocks[kind]), labels,
                                    classes)
-        part, _, calibrated = _ensemble(kind, config, blocks[kind], members, oof, labels)
-        parts.append(_Columns(part, blocks[kind], _all_blocks(blocks)))
+        part, _, calibrated = _ensemble(kind, member_config, blocks[kind], members, oof, labels)
+        parts.append(_Columns(part, blocks[kind], _all_blocks(blocks, kinds)))
         logits.append(logit(calibrated))
     combiner = _fit_combiner(logits, labels)
     raw = _combine(logits, combiner)
     calibrator = LabelCalibrator(config.calibration).fit(raw, labels)
     calibrated = calibrator.transform(raw)
     thresholds = choose_thresholds(labels, calibrated, config.call_at)
-    model = WindowEnsemble(_all_blocks(blocks), parts, calibrator, thresholds, PTM_LABELS,
+    model = WindowEnsemble(_all_blocks(blocks, kinds), parts, calibrator, thresholds, PTM_LABELS,
                            config.call_at, combiner=combiner, kind="stack")
     return model, raw, calibrated
 
@@ -139,15 +177,16 @@ class _Columns(WindowEnsemble):
 
     def __init__(self, inner, own_blocks, all_blocks):
         super().__init__(inner.blocks, inner.members, inner.calibrator, inner.thresholds,
-                         inner.labels, inner.objective, kind=inner.kind)
+                         inner.labels, inner.objective, kind=inner.kind,
+                         label_mixer=inner.label_mixer)
         self.columns = _block_columns(own_blocks, all_blocks)
 
     def calibrated(self, features):
         return super().calibrated(features[:, self.columns])
 
 
-def _all_blocks(blocks):
-    return tuple(dict.fromkeys(b for kind in ("trees", "linear") for b in blocks[kind]))
+def _all_blocks(blocks, kinds):
+    return tuple(dict.fromkeys(b for kind in kinds for b in blocks[kind]))
 
 
 def _block_columns(own, every):
@@ -158,20 +197,12 @@ def _block_columns(own, every):
 
 
 def _fit_combiner(logits, labels):
-    """Per-label logistic regression on the members' calibrated logits (weights, intercept last)."""
-    from sklearn.linear_model import LogisticRegression
-
-    weights = np.zeros((labels.shape[1], len(logits) + 1))
-    for j in range(labels.shape[1]):
-        x = np.column_stack([z[:, j] for z in logits])
-        fitted = LogisticRegression(C=1.0).fit(x, labels[:, j])
-        weights[j, :-1], weights[j, -1] = fitted.coef_[0], fitted.intercept_[0]
-    return weights
+    """Per label, a logistic regression on every member's calibrated logits of every label."""
+    return fit_label_mixer(1.0 / (1.0 + np.exp(-np.hstack(logits))), labels)
 
 
 def _combine(logits, combiner):
-    z = sum(combiner[:, i] * part for i, part in enumerate(logits)) + combiner[:, -1]
-    return 1.0 / (1.0 + np.exp(-z))
+    return mix_labels(1.0 / (1.0 + np.exp(-np.hstack(logits))), combiner)
 
 
 def feature_matrix(features, blocks):
@@ -189,7 +220,8 @@ def window_feature_blocks(windows, kinds):
     return {b: window_features(windows, (b,)) for b in needed}
 
 
-MODEL_BLOCKS = {"trees": TREE_BLOCKS, "linear": LINEAR_BLOCKS, "stack": TREE_BLOCKS + LINEAR_BLOCKS}
+MODEL_BLOCKS = {"trees": TREE_BLOCKS, "powerset": TREE_BLOCKS, "linear": LINEAR_BLOCKS,
+                "stack": TREE_BLOCKS + LINEAR_BLOCKS}
 
 
 def fit_predict_fold(config, features, labels, classes, train_idx, score_idx, timings):

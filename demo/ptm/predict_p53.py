@@ -1,13 +1,16 @@
-"""Demo: predict the lysine PTM sites of real proteins and draw their saliency.
+"""Demo: which PTMs the lysines of real proteins would carry, if they are modified.
 
-Loads a model trained by ``python main.py --task ptm`` (default
-``runs/ptm/model.keras``), takes three real full-length proteins from the
-ProNAB data set (human p53, UniProt P04637, is the first: its C-terminal
-lysines K370-K386 are well-known acetylation sites; HMGB1 and YY1 are
-acetylated too), predicts every K, prints
-the top sites and writes saliency heatmaps for the highest-scoring windows.
+Loads a model trained by ``python main.py --task ptm`` (default: the run
+folder ``runs/ptm``), takes three real full-length proteins from the ProNAB
+data set (human p53, UniProt P04637, is the first: its C-terminal lysines
+K370-K386 are well-known acetylation sites; HMGB1 and YY1 are acetylated too),
+scores every K and prints each protein's lysines most likely to be acetylated
+*if modified*. Every window the model was trained on is a modified lysine, so
+the probabilities are P(PTM | the lysine carries at least one of the four),
+not the probability that the lysine is modified at all. With a network model
+(``--model-type network``) it also draws saliency maps of the top windows.
 
-    python demo/ptm/predict_p53.py [--model runs/ptm/model.keras] [--output runs/demo_ptm]
+    python demo/ptm/predict_p53.py [--model runs/ptm] [--output runs/demo_ptm]
 """
 
 import argparse
@@ -18,11 +21,13 @@ from deepbio.data import fetch
 from deepbio.tasks import ptm
 
 PROTEINS = ("P04637", "P09429", "P25490")  # p53, HMGB1, YY1 (all in ProNAB)
+NAMES = ("acetylation", "crotonylation", "methylation", "succinylation")
+COLUMNS = [f"p_{name}_given_modified" for name in NAMES]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="runs/ptm/model.keras")
+    parser.add_argument("--model", default="runs/ptm", help="a PTM run folder or model file")
     parser.add_argument("--output", default="runs/demo_ptm")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--top", type=int, default=8, help="windows drawn in the saliency map")
@@ -37,17 +42,25 @@ def main(argv=None):
                                 for acc in chosen))
     frame = ptm.predict_proteins(proteins, args.model, out / "predictions.csv")
     print(f"{len(frame)} lysines in {len(chosen)} proteins; predictions in {out / 'predictions.csv'}")
-    frame["top"] = frame[["crotonylation", "methylation", "succinylation", "acetylation"]].max(axis=1)
-    for acc, rows in frame.groupby("protein", sort=False):
+    print("Each probability answers: which PTM would this lysine carry if it is modified? "
+          "(P(PTM | modified); the model cannot say whether a lysine is modified at all.)")
+    shown = frame.rename(columns=dict(zip(COLUMNS, NAMES)))
+    for acc, rows in shown.groupby("protein", sort=False):
         best = rows.sort_values("acetylation", ascending=False).head(5)
-        print(f"\n{acc} {pronab[acc]['Protein Name']}: top acetylation sites")
-        print(best[["position", "acetylation", "crotonylation", "methylation", "succinylation",
-                    "predicted"]].to_string(index=False))
+        print(f"\n{acc} {pronab[acc]['Protein Name']}: lysines most likely acetylated, if modified")
+        print(best[["position", *NAMES, "predicted"]].to_string(index=False))
+    model = Path(args.model)
+    keras_model = model if model.suffix == ".keras" else model / "model.keras"
+    if not keras_model.is_file():
+        print("\nsaliency maps: only for a network model (--model-type network); a tree run "
+              "folder holds position importance instead")
+        return frame
+    frame["top"] = frame[COLUMNS].max(axis=1)
     top = frame.sort_values("top", ascending=False).head(args.top)
     windows = out / "top_windows.fasta"
     windows.write_text("".join(f">{r.protein}_K{r.position}\n{r.window}\n" for r in top.itertuples()
                                if "-" not in r.window))
-    files = ptm.saliency_for_fasta(windows, args.model, out, smooth_samples=10)
+    files = ptm.saliency_for_fasta(windows, keras_model, out, smooth_samples=10)
     print("\nsaliency maps:", ", ".join(str(f) for f in files if str(f).endswith(".png")))
     return frame
 

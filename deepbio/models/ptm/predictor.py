@@ -32,19 +32,25 @@ class WindowEnsemble:
     Args:
         blocks: tuple of `deepbio.models.ptm.features.WINDOW_BLOCKS` names.
         members: list (one per inner fold) of lists (one per label) of fitted
-            scikit-learn classifiers with ``predict_proba``; or, for a stack,
+            scikit-learn classifiers with ``predict_proba``, or of objects with
+            ``label_proba`` (a label-powerset model); or, for a stack,
             a list of `WindowEnsemble` whose calibrated logits ``combiner``
             mixes.
         calibrator: fitted `deepbio.training.calibration.LabelCalibrator`.
         thresholds: float array (L,), calls are ``probability ≥ threshold``.
         labels: tuple of label letters (``a, c, m, s``).
         objective: str, what the thresholds were chosen for (``mcc``...).
-        combiner: optional (L, members + 1) weights of a stack (intercept last).
+        combiner: optional (L, members · L + 1) weights of a stack: each label's
+            logistic regression on every member's logits of every label
+            (intercept last).
         kind: str, the model type (``trees``, ``linear``, ``stack``).
+        label_mixer: optional (L, L + 1) weights: each label's logistic
+            regression on the logits of all L labels' mean scores (the
+            label-correlation step), intercept last.
     """
 
     def __init__(self, blocks, members, calibrator, thresholds, labels=PTM_LABELS, objective="mcc",
-                 combiner=None, kind="trees"):
+                 combiner=None, kind="trees", label_mixer=None):
         self.blocks = tuple(blocks)
         self.members = members
         self.calibrator = calibrator
@@ -53,17 +59,22 @@ class WindowEnsemble:
         self.objective = objective
         self.combiner = combiner
         self.kind = kind
+        self.label_mixer = label_mixer
 
     def raw_scores(self, features):
         """Uncalibrated scores (n, L) from flat ``features`` (mean over the inner-fold members)."""
+        from deepbio.training.calibration import mix_labels
+
         if self.combiner is not None:
             from deepbio.training.calibration import logit
 
-            parts = [logit(m.calibrated(features)) for m in self.members]
-            z = sum(self.combiner[:, i] * p for i, p in enumerate(parts)) + self.combiner[:, -1]
-            return 1.0 / (1.0 + np.exp(-z))
-        return np.mean([np.column_stack([model.predict_proba(features)[:, 1] for model in fold])
+            parts = np.hstack([logit(m.calibrated(features)) for m in self.members])
+            return 1.0 / (1.0 + np.exp(-(parts @ self.combiner[:, :-1].T + self.combiner[:, -1])))
+        mean = np.mean([fold.label_proba(features) if hasattr(fold, "label_proba") else
+                        np.column_stack([model.predict_proba(features)[:, 1] for model in fold])
                         for fold in self.members], axis=0)
+        return mean if getattr(self, "label_mixer", None) is None else mix_labels(mean,
+                                                                                   self.label_mixer)
 
     def calibrated(self, features):
         """Calibrated probabilities (n, L) from flat features."""

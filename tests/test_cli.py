@@ -114,7 +114,8 @@ def test_help_lists_only_the_task_flags_with_defaults(task, capsys):
     assert f"usage: deepbio run {task}" in text and "example:" in text
     assert "--epochs N" in text and "(default " in text
     others = {"ptm": "--sampler", "motif": "--motif-length", "rnamod": "--modifications",
-              "binding": "--jaspar-replicates", "pretrain": "--crop-length"}
+              "binding": "--jaspar-replicates", "pretrain": "--crop-length",
+              "finetune": "--objective"}
     assert others[task] in text or task == "pretrain" and "--crop-length" in text
     for other, flag in others.items():
         if other != task and not (task == "binding" and flag == "--crop-length"):
@@ -144,4 +145,4 @@ def test_console_entry_points_print_help_without_traceback():
                             timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == ("deepbio: error: train.py needs --task, one of ptm, rnamod, "
-                                     "motif, pretrain, binding (e.g. python train.py --task ptm)")
+                                     "motif, pretrain, binding, finetune (e.g. python train.py --task ptm)")

@@ -253,7 +253,8 @@ def models(tmp_path_factory, data_dir):
     """Tiny trained models of ptm, rnamod (Am), motif and binding (in-process, ~40 s on 2 cores)."""
     out = tmp_path_factory.mktemp("models")
     commands = {
-        "ptm": "train ptm --epochs 1 --folds 0 --max-windows 700 --saliency-windows 0 "
+        "ptm": "train ptm --model-type network --compare none --no-grouped-cv --epochs 1 --folds 0 "
+               "--max-windows 700 --saliency-windows 0 "
                "--residue-encoders physicochemical",
         "rnamod": "train rnamod --epochs 1 --modifications Am --max-windows-per-split 40 --no-multitask",
         "motif": "train motif --epochs 1 --max-sequences 40",

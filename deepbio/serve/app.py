@@ -13,6 +13,7 @@ optional.
 import functools
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -265,6 +266,11 @@ def launch(runs, host="127.0.0.1", port=7860, data_dir=None, verbose=1):
     shown = f"[{host}]" if ":" in host else host
     print(f"deepbio serve: {runs} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
+
+    def stop(*_):  # SIGTERM closes the server like Ctrl-C (scratch files removed at exit)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     app.launch(server_name=host, server_port=port, show_error=False, quiet=verbose < 2,
                ssr_mode=False, footer_links=["api"], theme=theme,
                allowed_paths=[str(s.workdir) for s in app.services.values()])

@@ -32,7 +32,13 @@ LIMITS = {"characters": 200_000, "ptm_proteins": 20, "ptm_residues": 20_000, "rn
 
 
 def _workdir():
-    return Path(tempfile.mkdtemp(prefix="deepbio-serve-"))
+    """A scratch folder for the page's files, removed when the process exits."""
+    import atexit
+    import shutil
+
+    path = Path(tempfile.mkdtemp(prefix="deepbio-serve-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def parse_text(text, what="sequence", upload=None):

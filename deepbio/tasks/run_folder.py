@@ -212,8 +212,7 @@ class RunFolder:
                                  f"other parameters ({', '.join(changed)}); rerun it with the same "
                                  f"flags to resume, add --restart to start afresh, or choose "
                                  f"another --output")
-        else:
-            write_json(current, params)
+        self._checkpoint_config = current
 
     def checkpointed(self, key, compute):
         """Runs one unit of work (a fold, a model) once: a rerun after a kill loads its result.
@@ -231,6 +230,7 @@ class RunFolder:
         Returns:
             The result of ``compute``, computed now or loaded.
         """
+        import json
         import pickle
         import zlib
 
@@ -242,6 +242,10 @@ class RunFolder:
                 return pickle.load(handle)
         keras.utils.set_random_seed((self.config.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31)
         result = compute()
+        if not (self.checkpoint_dir / "config.json").is_file():  # the parameters they belong to
+            write_json(getattr(self, "_checkpoint_config", None)
+                       or json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
+                       self.checkpoint_dir / "config.json")
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)

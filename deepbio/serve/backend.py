@@ -4,7 +4,7 @@ One service per task loads the model of its run folder once and answers
 requests through the task module's own in-memory prediction function, the
 same one ``deepbio predict`` calls (`ptm.predict_protein_sites`,
 `rnamod.predict_rna_positions` / `predict_rna_windows`,
-`binding.predict_complex_dg`; the motif tab calls `score_motifs` and the
+`binding_predict.predict_complex_dg`; the motif tab calls `score_motifs` and the
 JASPAR annotation of ``deepbio run motif``). Every user error is a
 ``ValueError`` whose message is shown in the page; a lock per model keeps
 concurrent requests from sharing a model call.
@@ -384,9 +384,9 @@ class BindingService(Service):
     def load(self):
         from deepbio.models.loading import load_task_model
         from deepbio.models.multiomic import make_tokenizer
-        from deepbio.tasks import binding
+        from deepbio.tasks import binding_predict
 
-        self.model = load_task_model(self.path, "binding", binding._binding_model_check)
+        self.model = load_task_model(self.path, "binding", binding_predict._binding_model_check)
         self.tokenizer = make_tokenizer()  # as deepbio predict binding
 
     def complex(self, text, strand="", complementary="", kind="auto", upload=None):
@@ -425,8 +425,8 @@ class BindingService(Service):
         return protein, strand, kind, complementary
 
     def predict(self, text, strand="", complementary="", kind="auto", upload=None):
-        """ΔG (`binding.predict_complex_dg`) and the attention map between the molecules."""
-        from deepbio.tasks import binding
+        """ΔG (`binding_predict.predict_complex_dg`) and the attention map between the molecules."""
+        from deepbio.tasks import binding_predict
 
         self.require()
         protein, strand, kind, complementary = self.complex(text, strand, complementary, kind,
@@ -434,7 +434,7 @@ class BindingService(Service):
         pairs = pd.DataFrame([{"protein": protein, "nucleic_acid": strand, "type": kind,
                                "complementary": complementary}])
         with self.lock:
-            predicted = binding.predict_complex_dg(self.model, self.tokenizer, pairs, "input")
+            predicted = binding_predict.predict_complex_dg(self.model, self.tokenizer, pairs, "input")
             plot = self.attention(protein, strand, kind, complementary)
         return float(predicted["predicted_dg"].iloc[0]), plot, predicted
 

@@ -50,7 +50,8 @@ def test_mirrored_training_equals_one_device():
 
 
 @pytest.mark.parametrize("task, flags", [
-    ("ptm", ["--max-windows", "700", "--folds", "0", "--epochs", "1", "--saliency-windows", "0",
+    ("ptm", ["--model-type", "network", "--compare", "none", "--no-grouped-cv", "--max-windows",
+             "700", "--folds", "0", "--epochs", "1", "--saliency-windows", "0",
              "--residue-encoders", "one_hot"]),
     ("rnamod", ["--modifications", "Am", "--max-windows-per-split", "40", "--epochs", "1",
                 "--no-multitask", "--ism-windows", "0", "--saliency-windows", "0"]),

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 import Feature_extraction_algorithms as fea
-from deepbio.data import PTM_COMBINATIONS, PTM_LABEL_NAMES, PTM_LABELS, load_ptm
-from deepbio.models.ptm.features import RESIDUE_ENCODERS, residue_features
+from deepbio.data import PTM_COMBINATIONS, PTM_LABELS, load_ptm
+from deepbio.models.ptm.features import RESIDUE_ENCODERS
 from deepbio.training.calibration import CALIBRATIONS
 
 MODEL_TYPES = ("trees", "powerset", "linear", "stack", "network")

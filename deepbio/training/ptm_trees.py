@@ -229,7 +229,8 @@ def fit_predict_fold(config, features, labels, classes, train_idx, score_idx, ti
 
     Returns:
         dict with ``model``, ``thresholds``, ``probabilities`` (calibrated,
-        of the scored rows), ``raw`` (their uncalibrated scores),
+        of the scored rows), ``raw`` (the inner models' mean score, before
+        label mixing and calibration),
         ``inner_raw``/``inner_calibrated``/``inner_labels`` (in-fold
         out-of-fold scores, for the calibration report).
     """
@@ -239,8 +240,10 @@ def fit_predict_fold(config, features, labels, classes, train_idx, score_idx, ti
         config, take(train_idx), labels[train_idx], classes[train_idx], MODEL_BLOCKS)
     score = take(score_idx)
     matrix = feature_matrix(score, model.feature_blocks())
-    raw = model.raw_scores(matrix) if len(score_idx) else np.zeros((0, labels.shape[1]))
-    probabilities = model.calibrator.transform(raw) if len(score_idx) else raw
+    empty = np.zeros((0, labels.shape[1]))
+    probabilities = model.calibrator.transform(model.raw_scores(matrix)) if len(score_idx) else empty
+    # "raw": the inner models' mean before the label-correlation step and calibration
+    raw = model.raw_scores(matrix, mixed=False) if len(score_idx) else empty
     timings["train"] = timings.get("train", 0.0) + time.perf_counter() - start
     return {"model": model, "thresholds": model.thresholds, "probabilities": probabilities,
             "raw": raw, "inner_raw": inner_raw, "inner_calibrated": inner_calibrated,

@@ -61,8 +61,9 @@ class WindowEnsemble:
         self.kind = kind
         self.label_mixer = label_mixer
 
-    def raw_scores(self, features):
-        """Uncalibrated scores (n, L) from flat ``features`` (mean over the inner-fold members)."""
+    def raw_scores(self, features, mixed=True):
+        """Uncalibrated scores (n, L) from flat ``features``: the mean over the inner-fold
+        members, then (``mixed``) the label-correlation step."""
         from deepbio.training.calibration import mix_labels
 
         if self.combiner is not None:
@@ -73,8 +74,9 @@ class WindowEnsemble:
         mean = np.mean([fold.label_proba(features) if hasattr(fold, "label_proba") else
                         np.column_stack([model.predict_proba(features)[:, 1] for model in fold])
                         for fold in self.members], axis=0)
-        return mean if getattr(self, "label_mixer", None) is None else mix_labels(mean,
-                                                                                   self.label_mixer)
+        if not mixed or getattr(self, "label_mixer", None) is None:
+            return mean
+        return mix_labels(mean, self.label_mixer)
 
     def calibrated(self, features):
         """Calibrated probabilities (n, L) from flat features."""

@@ -44,6 +44,27 @@ class ProNABData:
     accession_proteins: dict
 
 
+def _binding_entries(source):
+    """``(accession, record, protein, protein_ok, entry)`` for every binding entry of the JSON.
+
+    Raises:
+        ValueError: a record without 'Sequence' / 'binding data', or an entry
+            that is not ``[na_seq, type, Kd, dG, complementary]`` (named).
+    """
+    with open(source) as handle:
+        raw = json.load(handle)
+    for accession, record in raw.items():
+        if "Sequence" not in record or "binding data" not in record:
+            raise ValueError(f"{source}: record {accession!r} lacks 'Sequence' or 'binding data'")
+        protein = str(record["Sequence"]).strip().upper()
+        protein_ok = bool(protein) and set(protein) <= PROTEIN_RESIDUES
+        for number, item in enumerate(record["binding data"], 1):
+            if not isinstance(item, (list, tuple)) or len(item) != 5:
+                raise ValueError(f"{source}: {accession!r} binding row {number} is not "
+                                 f"[na_seq, type, Kd, dG, complementary]: {item!r}")
+            yield accession, record, protein, protein_ok, item
+
+
 def load_pronab(data_dir=None, download=None, path=None):
     """Reads, filters and merges ProNAB as OmniBioTE's ΔG task uses it.
 
@@ -69,38 +90,28 @@ def load_pronab(data_dir=None, download=None, path=None):
             accession and row.
     """
     source = path if path is not None else fetch(PRONAB_FILE, data_dir, download)
-    with open(source) as handle:
-        raw = json.load(handle)
     counts = {"entries": 0, "dropped_type": 0, "dropped_zero_kd_or_dg": 0,
               "dropped_empty_nucleic_acid": 0, "dropped_nonstandard_residue": 0,
               "dropped_nonstandard_base": 0}
     rows = []
-    for accession, record in raw.items():
-        if "Sequence" not in record or "binding data" not in record:
-            raise ValueError(f"{source}: record {accession!r} lacks 'Sequence' or 'binding data'")
-        protein = str(record["Sequence"]).strip().upper()
-        protein_ok = bool(protein) and set(protein) <= PROTEIN_RESIDUES
-        for number, item in enumerate(record["binding data"], 1):
-            if not isinstance(item, (list, tuple)) or len(item) != 5:
-                raise ValueError(f"{source}: {accession!r} binding row {number} is not "
-                                 f"[na_seq, type, Kd, dG, complementary]: {item!r}")
-            counts["entries"] += 1
-            nucleic, kind, kd, dg, complementary = item
-            nucleic = str(nucleic).strip().upper().replace("U", "T")
-            complementary = str(complementary or "").strip().upper().replace("U", "T")
-            if kind not in ("DNA", "RNA"):
-                counts["dropped_type"] += 1
-            elif not kd or not dg:
-                counts["dropped_zero_kd_or_dg"] += 1
-            elif not nucleic:
-                counts["dropped_empty_nucleic_acid"] += 1
-            elif not protein_ok:
-                counts["dropped_nonstandard_residue"] += 1
-            elif not (set(nucleic) <= BASES and set(complementary) <= BASES):
-                counts["dropped_nonstandard_base"] += 1
-            else:
-                rows.append((accession, record.get("Protein Name", ""), protein, nucleic, kind,
-                             complementary, float(dg), float(kd)))
+    for accession, record, protein, protein_ok, item in _binding_entries(source):
+        counts["entries"] += 1
+        nucleic, kind, kd, dg, complementary = item
+        nucleic = str(nucleic).strip().upper().replace("U", "T")
+        complementary = str(complementary or "").strip().upper().replace("U", "T")
+        if kind not in ("DNA", "RNA"):
+            counts["dropped_type"] += 1
+        elif not kd or not dg:
+            counts["dropped_zero_kd_or_dg"] += 1
+        elif not nucleic:
+            counts["dropped_empty_nucleic_acid"] += 1
+        elif not protein_ok:
+            counts["dropped_nonstandard_residue"] += 1
+        elif not (set(nucleic) <= BASES and set(complementary) <= BASES):
+            counts["dropped_nonstandard_base"] += 1
+        else:
+            rows.append((accession, record.get("Protein Name", ""), protein, nucleic, kind,
+                         complementary, float(dg), float(kd)))
     frame = pd.DataFrame(rows, columns=["accession", "protein_name", "protein", "nucleic_acid",
                                         "type", "complementary", "dg", "kd"])
     counts["kept_entries"] = len(frame)
@@ -215,46 +226,36 @@ def load_pronab_measurements(data_dir=None, download=None, path=None):
             message names the file, the accession and the row.
     """
     source = path if path is not None else fetch(PRONAB_FILE, data_dir, download)
-    with open(source) as handle:
-        raw = json.load(handle)
     reasons = ("dropped_nonstandard_residue", "dropped_nonstandard_base", "dropped_type",
                "dropped_zero_dg", "dropped_empty_nucleic_acid")
     counts = {"entries": 0, **{reason: 0 for reason in reasons}}
     rows, paper_proteins, paper_entries = [], set(), 0
-    for accession, record in raw.items():
-        if "Sequence" not in record or "binding data" not in record:
-            raise ValueError(f"{source}: record {accession!r} lacks 'Sequence' or 'binding data'")
-        protein = str(record["Sequence"]).strip().upper()
-        protein_ok = bool(protein) and set(protein) <= PROTEIN_RESIDUES
-        for number, item in enumerate(record["binding data"], 1):
-            if not isinstance(item, (list, tuple)) or len(item) != 5:
-                raise ValueError(f"{source}: {accession!r} binding row {number} is not "
-                                 f"[na_seq, type, Kd, dG, complementary]: {item!r}")
-            counts["entries"] += 1
-            nucleic, kind, kd, dg, complementary = item
-            nucleic = str(nucleic).strip().upper()
-            complementary = str(complementary or "").strip().upper()
-            if not protein_ok:
-                reason = "dropped_nonstandard_residue"
-            elif not set(nucleic + complementary) <= PAPER_BASES:
-                reason = "dropped_nonstandard_base"
-            else:
-                paper_entries += 1
-                paper_proteins.add(protein)
-                try:
-                    dg = float(dg)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{source}: {accession!r} binding row {number} has ΔG "
-                                     f"{dg!r}, not a number") from None
-                reason = ("dropped_type" if kind not in ("DNA", "RNA") else
-                          "dropped_zero_dg" if dg == 0 else
-                          "dropped_empty_nucleic_acid" if not nucleic else None)
-            if reason:
-                counts[reason] += 1
-                continue
-            rows.append((accession, record.get("Protein Name", ""), protein,
-                         nucleic.replace("U", "T"), kind, complementary.replace("U", "T"), dg,
-                         float(kd or 0.0)))
+    for accession, record, protein, protein_ok, item in _binding_entries(source):
+        counts["entries"] += 1
+        nucleic, kind, kd, dg, complementary = item
+        nucleic = str(nucleic).strip().upper()
+        complementary = str(complementary or "").strip().upper()
+        if not protein_ok:
+            reason = "dropped_nonstandard_residue"
+        elif not set(nucleic + complementary) <= PAPER_BASES:
+            reason = "dropped_nonstandard_base"
+        else:
+            paper_entries += 1
+            paper_proteins.add(protein)
+            try:
+                dg = float(dg)
+            except (TypeError, ValueError):
+                raise ValueError(f"{source}: {accession!r} binding row {number} has ΔG "
+                                 f"{dg!r}, not a number") from None
+            reason = ("dropped_type" if kind not in ("DNA", "RNA") else
+                      "dropped_zero_dg" if dg == 0 else
+                      "dropped_empty_nucleic_acid" if not nucleic else None)
+        if reason:
+            counts[reason] += 1
+            continue
+        rows.append((accession, record.get("Protein Name", ""), protein,
+                     nucleic.replace("U", "T"), kind, complementary.replace("U", "T"), dg,
+                     float(kd or 0.0)))
     frame = pd.DataFrame(rows, columns=["accession", "protein_name", "protein", "nucleic_acid",
                                         "type", "complementary", "dg", "kd"])
     frame["n_entries"] = 1

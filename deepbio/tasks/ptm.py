@@ -526,7 +526,7 @@ class PTMTask(Task):
 
         path = Path(model_path)
         if path.suffix == ".joblib" or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
-            raise ValueError(f"model {model_path} is a {PREDICTOR_FILE} (trees/linear/stack): "
+            raise ValueError(f"model {model_path} is a {PREDICTOR_FILE} (trees/powerset/linear/stack): "
                              f"saliency maps need the network (train with --model-type network); "
                              f"a tree run folder holds position importance "
                              f"(*position_importance.png/.csv) instead")

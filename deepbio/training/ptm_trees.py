@@ -133,7 +133,7 @@ def _ensemble(kind, config, blocks, members, oof, labels):
 
 
 def fit_window_model(config, features, labels, classes, blocks):
-    """Fits one ``--model-type`` (trees, linear or stack) on the rows given.
+    """Fits one ``--model-type`` (trees, powerset, linear or stack) on the rows given.
 
     Args:
         config: `deepbio.tasks.ptm.PTMConfig`.

@@ -263,8 +263,8 @@ def run_pipeline(config, folder, train_only=False):
         report["tokenizer"] = f"OmniBioTE ({tokenizer.tokenizer.mode}) from {backbone_path}"
     t = time.perf_counter()
     if pretrained is None and config.pretrain:
-        pretrained, pretraining_report = pretrain(
-            config.pretraining, folder.subfolder("pretrain", "pretrain", config.pretraining))
+        pretrained, pretraining_report = folder.checkpointed("pretrain", lambda: pretrain(
+            config.pretraining, folder.subfolder("pretrain", "pretrain", config.pretraining)))
         report["pretraining"] = {k: pretraining_report[k] for k in
                                  ("heldout", "unigram_baseline", "steps", "tokens_seen",
                                   "parameters", "seconds")}
@@ -291,8 +291,9 @@ def run_pipeline(config, folder, train_only=False):
     if train_only:
         t = time.perf_counter()
         name = next(iter(arms))
-        model, _, history = fine_tune(arms[name](), encoded, dg, np.arange(len(frame)), config,
-                                      tokenizer, verbose, f"{name} (all complexes)")
+        model, history = folder.checkpointed("final", lambda: fine_tune(
+            arms[name](), encoded, dg, np.arange(len(frame)), config, tokenizer, verbose,
+            f"{name} (all complexes)")[::2])
         folder.save_model(model, "model.keras")
         seconds["train"] = round(time.perf_counter() - t, 1)
         report.update({"arm": name, "history": history, "seconds": seconds})
@@ -352,15 +353,25 @@ def run_pipeline(config, folder, train_only=False):
         seconds["ridge"] += time.perf_counter() - t
         for arm, make in arms.items():
             t = time.perf_counter()
-            model, predict_fn, history = fine_tune(make(), sources[arm], dg, train, config,
-                                                   tokenizer, verbose, f"fold {number} {arm}")
-            predictions.loc[test, arm] = predict_fn(test)
-            if len(in_fold) and arm in jaspar_arms:
-                query_predictions[arm][in_fold] = predict_fn(in_fold, query_encoded)
-            block[f"{arm}_history"] = history
-            if number == 1 and arm in ("pretrained", "scratch"):
+            keep = number == 1 and arm in ("pretrained", "scratch")
+
+            def unit(make=make, arm=arm, train=train, test=test, in_fold=in_fold, keep=keep,
+                     number=number):
+                model, predict_fn, history = fine_tune(make(), sources[arm], dg, train, config,
+                                                       tokenizer, verbose, f"fold {number} {arm}")
+                query = (predict_fn(in_fold, query_encoded)
+                         if len(in_fold) and arm in jaspar_arms else None)
+                return {"test": predict_fn(test), "query": query, "history": history,
+                        "model": model if keep else None}
+
+            done = folder.checkpointed(f"fold{number}_{arm}", unit)
+            predictions.loc[test, arm] = done["test"]
+            if done["query"] is not None:
+                query_predictions[arm][in_fold] = done["query"]
+            block[f"{arm}_history"] = done["history"]
+            if keep:
                 name = "model_fold1.keras" if arm == "pretrained" else f"{arm}_model_fold1.keras"
-                folder.save_model(model, name)
+                folder.save_model(done["model"], name)
             seconds[arm] += time.perf_counter() - t
         subset = predictions.iloc[test]
         for arm in ["ridge", "training_mean", *arms]:

@@ -248,7 +248,8 @@ def _pipeline(config, folder, evaluate_test=True):
     runs = {}
     if config.folds:
         for kind in kinds:
-            runs[kind] = protocol.run_cvs(config, train, kind, inputs[kind], timings, verbose)
+            runs[kind] = protocol.run_cvs(config, train, kind, inputs[kind], timings, verbose,
+                                          folder.checkpointed)
         cvs = runs[config.model_type]
         baseline = always_a_baseline(train.labels, train.classes)
         report["cv"], report["cv_folds"], report["baseline_cv"] = (
@@ -266,8 +267,8 @@ def _pipeline(config, folder, evaluate_test=True):
         report.update(cv=None, cv_folds=[], baseline_cv=None, grouped_cv=None, grouped_cv_folds=[],
                       baseline_grouped_cv=None, models={}, calibration=None, cv_by_objective=None)
 
-    final = protocol.fit_final(config, train, test, inputs[config.model_type], test_inputs,
-                               timings, verbose)
+    final = folder.checkpointed("final", lambda: protocol.fit_final(
+        config, train, test, inputs[config.model_type], test_inputs, timings, verbose))
     report["thresholds"] = dict(zip(PTM_LABELS, np.asarray(final["thresholds"]).tolist()))
     report["call_objective"] = config.call_at
     if test:

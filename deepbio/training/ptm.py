@@ -296,7 +296,7 @@ def cv_splits(dataset, folds, seed, protocol="stratified"):
 
 
 def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="stratified",
-                   model_type=None):
+                   model_type=None, unit=None):
     """k-fold CV on the training split for one model type; everything learned stays in-fold.
 
     Args:
@@ -306,6 +306,9 @@ def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="strati
             of flat feature blocks (`deepbio.training.ptm_trees.window_feature_blocks`).
         protocol: ``stratified`` or ``grouped`` (see `cv_splits`).
         model_type: default ``config.model_type``.
+        unit: optional ``unit(key, compute)`` running each fold once
+            (`deepbio.tasks.run_folder.RunFolder.checkpointed`: a resumed run
+            loads finished folds); default: ``compute()``.
 
     Returns:
         dict: ``metrics`` (pooled; each window called at its own fold's
@@ -328,13 +331,15 @@ def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="strati
     splits = cv_splits(dataset, config.folds, config.seed, protocol)
     for number, (train_idx, score_idx) in enumerate(
             tqdm(splits, desc=f"{protocol} CV ({model_type})", unit="fold"), 1):
-        if model_type == "network":
-            fold = fit_fold(fold_config, dataset.windows, labels, classes, inputs, train_idx,
-                            [dataset.windows[i] for i in score_idx], inputs[score_idx], timings,
-                            verbose)
-        else:
-            fold = fit_predict_fold(fold_config, inputs, labels, classes, train_idx, score_idx,
+        def compute(train_idx=train_idx, score_idx=score_idx):
+            if model_type == "network":
+                return fit_fold(fold_config, dataset.windows, labels, classes, inputs, train_idx,
+                                [dataset.windows[i] for i in score_idx], inputs[score_idx],
+                                timings, verbose)
+            return fit_predict_fold(fold_config, inputs, labels, classes, train_idx, score_idx,
                                     timings)
+
+        fold = (unit or (lambda key, fn: fn()))(f"{protocol}_{model_type}_fold{number}", compute)
         oof[score_idx], raw[score_idx] = fold["probabilities"], fold["raw"]
         calls[score_idx] = decide(fold["probabilities"], fold["thresholds"], config.call_at)
         inner.append((fold["inner_labels"], fold["inner_raw"], fold["inner_calibrated"]))

@@ -27,8 +27,11 @@ def model_inputs(config, model_type, windows):
     return window_feature_blocks(windows, (model_type,))
 
 
-def run_cvs(config, train, model_type, inputs, timings, verbose):
+def run_cvs(config, train, model_type, inputs, timings, verbose, unit=None):
     """Stratified CV and, with ``--grouped-cv``, accession-grouped CV of one model type.
+
+    ``unit``: `deepbio.tasks.run_folder.RunFolder.checkpointed` (each fold
+    checkpointed, a killed run resumes at the next fold) or None.
 
     Returns:
         dict {protocol: `deepbio.training.ptm.cross_validate` result}.
@@ -36,7 +39,7 @@ def run_cvs(config, train, model_type, inputs, timings, verbose):
     from deepbio.training.ptm import cross_validate
 
     protocols = ("stratified", "grouped") if config.grouped_cv else ("stratified",)
-    return {p: cross_validate(config, train, inputs, timings, verbose, p, model_type)
+    return {p: cross_validate(config, train, inputs, timings, verbose, p, model_type, unit)
             for p in protocols}
 
 

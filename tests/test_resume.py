@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
-from test_reproducible import _without_timings
+from test_reproducible import TINY, _without_timings
 
 RNAMOD = ["--modifications", "Am,m5U", "--max-windows-per-split", "40", "--epochs", "2",
           "--ism-windows", "0", "--saliency-windows", "0", "--encoder-filters", "16,32",
@@ -65,3 +67,40 @@ def test_other_parameters_need_restart(tmp_path, data_dir):
     assert "--restart" in result.stderr
     _run(out, data_dir, "--restart")
     assert json.loads((out / "report.json").read_text())["modifications"] == ["Am", "m5U"]
+
+
+FIRST_UNIT = {"ptm": "stratified_trees_fold1.pkl", "binding": "fold1_pretrained.pkl"}
+
+
+@pytest.mark.parametrize("task", list(FIRST_UNIT))
+def test_killed_fold_resumes(task, tmp_path, data_dir):
+    """PTM CV folds and binding pre-training / folds are checkpoint units too."""
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def command(out):
+        return [sys.executable, str(ROOT / "main.py"), "--task", task, *TINY[task], "--output",
+                str(out), "--data-dir", str(data_dir), "--verbose", "0"]
+
+    reference = tmp_path / "uninterrupted"
+    done = subprocess.run(command(reference), capture_output=True, text=True, timeout=600,
+                          env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "killed"
+    process = subprocess.Popen(command(out), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 400
+    while not (out / "checkpoints" / FIRST_UNIT[task]).exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert not (out / "report.json").exists()
+    units = sorted(p.name for p in (out / "checkpoints").glob("*.pkl"))
+    assert FIRST_UNIT[task] in units
+    resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=600, env=env,
+                             cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected = json.loads((reference / "report.json").read_text())
+    assert _without_timings(json.loads((out / "report.json").read_text())) == \
+        _without_timings(expected)
+    assert not (out / "checkpoints").exists()

@@ -103,6 +103,9 @@ class TrainingConfig:
             (all local GPUs, or the ``cpu_replicas`` logical CPUs).
         cpu_replicas: int. Split the CPU into this many logical devices, so
             mirrored training can be exercised without GPUs (0: off).
+        jit_compile: str. XLA compilation of the training and prediction
+            steps: ``auto`` (Keras's rule: on when a GPU is visible and no
+            distribution strategy is used, off on CPU), ``on`` or ``off``.
     """
 
     epochs: int = option(10, "maximum training epochs per model", minimum=1)
@@ -117,6 +120,22 @@ class TrainingConfig:
                            choices=("auto", "one-device", "mirrored"))
     cpu_replicas: int = option(0, "split the CPU into N logical devices for mirrored training "
                                   "without GPUs (0: off)", minimum=0, maximum=64)
+    jit_compile: str = option("auto", "XLA compilation of training steps: auto (on with a GPU and "
+                                      "no strategy, off on CPU), on, off",
+                              choices=("auto", "on", "off"))
+
+    def keras_jit_compile(self):
+        """``jit_compile`` as `keras.Model.compile` takes it: ``"auto"``, True or False."""
+        return {"auto": "auto", "on": True, "off": False}[self.jit_compile]
+
+    def function_jit_compile(self):
+        """``jit_compile`` for a custom loop's ``tf.function``: Keras's ``auto`` rule resolved."""
+        if self.jit_compile != "auto":
+            return self.jit_compile == "on"
+        import tensorflow as tf
+
+        gpu = any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
+        return gpu and not tf.distribute.has_strategy()
 
     def __post_init__(self):
         self.validate()

@@ -495,7 +495,9 @@ class BindingTask(Task):
             config = dataclasses.replace(config, isolate_protein=False)
         pre = {name: getattr(config, name) for name in SIZE_FIELDS
                if hasattr(args, name) or (name == "isolate_protein" and args.full_attention)}
-        pre["seed"] = config.seed
+        for name in ("seed", "mixed_precision", "deterministic", "strategy", "cpu_replicas",
+                     "jit_compile"):  # run-wide settings the in-run pre-training shares
+            pre[name] = getattr(config, name)
         for flag, name in (("pretrain_epochs", "epochs"), ("crop_length", "crop_length")):
             if getattr(args, flag, None) is not None:
                 pre[name] = getattr(args, flag)

@@ -300,7 +300,7 @@ def run_finetune(config, folder):
     steps = config.epochs * len(train_data)
     model.compile(optimizer=warmup_cosine_adamw(config.learning_rate, steps,
                                                 config.warmup_fraction, config.weight_decay),
-                  loss=loss)
+                  loss=loss, jit_compile=config.keras_jit_compile())
 
     def predict(name):
         out = model.predict(_batches(tokenizer, encoded[name], None, max(config.batch_size, 64)),

@@ -129,7 +129,7 @@ def batch_rows(encoded, rows, batch_size, rng=None, by_protein=True):
 # ---------------------------------------------------------------------------------------------
 # Fine-tuning
 # ---------------------------------------------------------------------------------------------
-def regression_step_functions(model, shared, optimizers):
+def regression_step_functions(model, shared, optimizers, jit_compile=False):
     """Compiled ``train_step(batch, y)`` (MSE) and ``predict_step(batch)`` of a `BindingAffinityRegressor`.
 
     Args:
@@ -137,6 +137,7 @@ def regression_step_functions(model, shared, optimizers):
         shared: bool, batches from `shared_batch` (else `full_batch`).
         optimizers: list of ``(optimizer, variables)``; each optimizer
             updates its own variables.
+        jit_compile: bool, XLA compilation of both steps.
 
     Both steps work on the standardised scale (``y`` standardised targets).
     """
@@ -158,7 +159,8 @@ def regression_step_functions(model, shared, optimizers):
 
     scaling = any(isinstance(o, keras.optimizers.LossScaleOptimizer) for o, _ in optimizers)
 
-    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)])
+    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)],
+                 jit_compile=jit_compile)
     def train_step(batch, y):
         with tf.GradientTape(persistent=scaling) as tape:
             predicted = keras.ops.cast(standardized(batch, True), "float32")
@@ -176,7 +178,7 @@ def regression_step_functions(model, shared, optimizers):
             at += len(vs)
         return loss
 
-    @tf.function(input_signature=[spec])
+    @tf.function(input_signature=[spec], jit_compile=jit_compile)
     def predict_step(batch):
         return standardized(batch, False)
 
@@ -218,7 +220,8 @@ def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, d
         optimizer = warmup_cosine_adamw(rate, steps, config.warmup_fraction, config.weight_decay)
         optimizer.build(variables)
         optimizers.append((optimizer, variables))
-    train_step, predict_step = regression_step_functions(model, shared, optimizers)
+    train_step, predict_step = regression_step_functions(model, shared, optimizers,
+                                                        config.function_jit_compile())
     history = []
     for epoch in range(config.epochs):
         batches = batch_rows(encoded, train_rows, config.batch_size, rng, shared)

@@ -50,12 +50,13 @@ def crop_batch(content, tag_ids, rows, crop_length, tokenizer, rng):
     return tokenizer.pad(sequences)
 
 
-def mlm_step_functions(model, optimizer):
+def mlm_step_functions(model, optimizer, jit_compile=False):
     """Compiled ``train_step`` and ``eval_step`` of a `MultiomicMaskedLM`.
 
     Both take ``(ids, mask, targets, weights)``; ``train_step`` returns the
     mean masked cross-entropy, ``eval_step`` the sums ``(cross-entropy,
-    correct, count)`` over the masked tokens.
+    correct, count)`` over the masked tokens. ``jit_compile``: bool, XLA
+    (`deepbio.tasks.base.TrainingConfig.function_jit_compile`).
     """
     import tensorflow as tf
 
@@ -69,7 +70,7 @@ def mlm_step_functions(model, optimizer):
                                                  keras.ops.cast(targets, "int64")), "float32")
         return keras.ops.sum(ce * weights), keras.ops.sum(correct * weights), keras.ops.sum(weights)
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=spec, jit_compile=jit_compile)
     def train_step(ids, mask, targets, weights):
         with tf.GradientTape() as tape:
             total, correct, count = losses(ids, mask, targets, weights, True)
@@ -79,7 +80,7 @@ def mlm_step_functions(model, optimizer):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=spec, jit_compile=jit_compile)
     def eval_step(ids, mask, targets, weights):
         return losses(ids, mask, targets, weights, False)
 
@@ -113,7 +114,7 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
     optimizer = warmup_cosine_adamw(config.learning_rate, steps, config.warmup_fraction,
                                     config.weight_decay)
     optimizer.build(model.trainable_variables)
-    train_step, eval_step = mlm_step_functions(model, optimizer)
+    train_step, eval_step = mlm_step_functions(model, optimizer, config.function_jit_compile())
     history = []
     for epoch in range(config.epochs):
         permutation = rng.permutation(train)

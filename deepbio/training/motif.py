@@ -63,7 +63,8 @@ def train_basset(config, data_dir=None, verbose=2, sequences=None):
                        kernel_sizes=config.kernel_sizes, pool_sizes=config.pool_sizes,
                        dense_units=config.dense_units, dropout=config.dropout)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auroc")])
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auroc")],
+                  jit_compile=config.keras_jit_compile())
     stop = keras.callbacks.EarlyStopping(monitor="val_auroc", mode="max", patience=config.patience,
                                          restore_best_weights=True)
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,

@@ -19,7 +19,8 @@ def compile_model(model, config):
     """Adam, masked BCE × w_ce + reconstruction MSE × w_rec (+ w_vq·VQ from the quantizer)."""
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss={"modification": masked_binary_crossentropy, "reconstruction": "mse"},
-                  loss_weights={"modification": config.ce_weight, "reconstruction": config.rec_weight})
+                  loss_weights={"modification": config.ce_weight, "reconstruction": config.rec_weight},
+                  jit_compile=config.keras_jit_compile())
     return model
 
 

@@ -99,13 +99,16 @@ class TrainingConfig:
             command gives the same report on the same machine.
         strategy: str. The `tf.distribute` strategy models are built and
             trained under: ``auto`` (`MirroredStrategy` when more than one
-            GPU is visible, else the default), ``one-device`` or ``mirrored``
-            (all local GPUs, or the ``cpu_replicas`` logical CPUs).
+            GPU is visible, else the default), ``one-device``, ``mirrored``
+            (all local GPUs, or the ``cpu_replicas`` logical CPUs) or
+            ``multi-worker`` (`tf.distribute.MultiWorkerMirroredStrategy`
+            over the workers of ``TF_CONFIG`` or a Slurm job; PTM only).
         cpu_replicas: int. Split the CPU into this many logical devices, so
             mirrored training can be exercised without GPUs (0: off).
         jit_compile: str. XLA compilation of the training and prediction
-            steps: ``auto`` (Keras's rule: on when a GPU is visible and no
-            distribution strategy is used, off on CPU), ``on`` or ``off``.
+            steps: ``auto`` (Keras's rule: on when a GPU is visible, no
+            distribution strategy is used and op determinism is off; off on
+            CPU), ``on`` (needs ``deterministic=False``) or ``off``.
     """
 
     epochs: int = option(10, "maximum training epochs per model", minimum=1)
@@ -116,8 +119,9 @@ class TrainingConfig:
     deterministic: bool = option(True, "TensorFlow op determinism, so the same command repeats "
                                        "exactly on one machine (--no-deterministic: faster)")
     strategy: str = option("auto", "tf.distribute strategy: auto (mirrored over all GPUs when "
-                                   "there are several), one-device, mirrored",
-                           choices=("auto", "one-device", "mirrored"))
+                                   "there are several), one-device, mirrored, multi-worker "
+                                   "(TF_CONFIG or Slurm)",
+                           choices=("auto", "one-device", "mirrored", "multi-worker"))
     cpu_replicas: int = option(0, "split the CPU into N logical devices for mirrored training "
                                   "without GPUs (0: off)", minimum=0, maximum=64)
     jit_compile: str = option("auto", "XLA compilation of training steps: auto (on with a GPU and "
@@ -135,7 +139,7 @@ class TrainingConfig:
         import tensorflow as tf
 
         gpu = any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
-        return gpu and not tf.distribute.has_strategy()
+        return gpu and not tf.distribute.has_strategy() and not self.deterministic
 
     def __post_init__(self):
         self.validate()
@@ -171,6 +175,9 @@ class TrainingConfig:
                 for item in items:
                     if isinstance(item, (int, float)) and compare(item, limit):
                         raise ValueError(f"{field.name} ({flag}) must be {word} {limit:g}, got {item!r}")
+        if getattr(self, "jit_compile", None) == "on" and getattr(self, "deterministic", False):
+            raise ValueError("--jit-compile on needs --no-deterministic: XLA kernels are not "
+                             "covered by TensorFlow's op determinism (Keras turns XLA off under it)")
 
 
 @dataclasses.dataclass

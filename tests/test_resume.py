@@ -31,29 +31,52 @@ def _run(out, data_dir, *extra, ok=True):
     return result
 
 
-def test_killed_run_resumes_to_the_same_report(tmp_path, data_dir):
-    reference = tmp_path / "uninterrupted"
+@pytest.fixture(scope="module")
+def rnamod_reference(tmp_path_factory, data_dir):
+    reference = tmp_path_factory.mktemp("rnamod") / "uninterrupted"
     _run(reference, data_dir)
     assert not (reference / "checkpoints").exists()  # a finished run keeps only its outputs
+    return json.loads((reference / "report.json").read_text())
 
-    out = tmp_path / "killed"
+
+def _kill_when(out, data_dir, marker):
+    """Starts the rnamod run into ``out`` and SIGKILLs it as soon as ``marker`` exists."""
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(_command(out, data_dir), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 400
-    while not (out / "checkpoints" / "Am.pkl").exists():  # the first model is done
+    while not marker.exists():
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
-        time.sleep(0.2)
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     assert not (out / "report.json").exists()
+
+
+def test_killed_mid_training_resumes_at_its_last_epoch(tmp_path, data_dir, rnamod_reference):
+    out = tmp_path / "killed"
+    state = out / "checkpoints" / "Am.steps" / "fit1" / "state.pkl"
+    _kill_when(out, data_dir, state)  # epoch 1 of the first model is done, the model is not
+    assert not (out / "checkpoints" / "Am.pkl").exists()
+    import pickle
+
+    with open(state, "rb") as handle:
+        assert pickle.load(handle)["epoch"] == 1
+    _run(out, data_dir)
+    resumed = json.loads((out / "report.json").read_text())
+    assert _without_timings(resumed) == _without_timings(rnamod_reference)
+    assert not (out / "checkpoints").exists()
+
+
+def test_killed_run_resumes_to_the_same_report(tmp_path, data_dir, rnamod_reference):
+    out = tmp_path / "killed"
+    _kill_when(out, data_dir, out / "checkpoints" / "Am.pkl")  # the first model is done
     (out / "Am").mkdir(exist_ok=True)
     (out / "Am" / ".model.x1y2ab_z.keras").write_bytes(b"half a zip")  # a save cut by a kill
     _run(out, data_dir)
     assert not [p for p in out.rglob(".*")]  # temporaries of an interrupted save are gone
-    expected = json.loads((reference / "report.json").read_text())
     resumed = json.loads((out / "report.json").read_text())
-    assert _without_timings(resumed) == _without_timings(expected)
+    assert _without_timings(resumed) == _without_timings(rnamod_reference)
     assert not (out / "checkpoints").exists()
 
 

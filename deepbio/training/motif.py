@@ -13,6 +13,7 @@ import Feature_extraction_algorithms as fea
 from deepbio.data.motif import default_input, load_sequences
 from deepbio.metrics import binary_metrics
 from deepbio.models import basset_cnn
+from deepbio.training.resume import resumable_fit
 
 
 def _pair_splits(n, config):
@@ -67,12 +68,12 @@ def train_basset(config, data_dir=None, verbose=2, sequences=None):
                   jit_compile=config.keras_jit_compile())
     stop = keras.callbacks.EarlyStopping(monitor="val_auroc", mode="max", patience=config.patience,
                                          restore_best_weights=True)
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
-                        batch_size=config.batch_size, shuffle=True, callbacks=[stop],
-                        verbose=verbose)
+    history = resumable_fit(model, x_train, y_train, validation_data=(x_val, y_val),
+                            epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+                            callbacks=[stop], stateful=[stop], verbose=verbose)
     scores = model.predict(x_test, batch_size=512, verbose=0).ravel()
     result = {"model": model, "test": binary_metrics(y_test, scores),
               "splits": {"train": 2 * len(train_idx), "val": 2 * len(val_idx),
                          "test": 2 * len(test_idx)},
-              "epochs_run": len(history.history["loss"]), "history": history.history}
+              "epochs_run": len(history["loss"]), "history": history}
     return result

@@ -13,6 +13,7 @@ import numpy as np
 from deepbio.losses import masked_binary_crossentropy
 from deepbio.metrics import binary_metrics
 from deepbio.models.rna_modification import vqrna_from_config
+from deepbio.training.resume import resumable_fit
 
 
 def compile_model(model, config):
@@ -52,6 +53,15 @@ class BestValidationAUROC(keras.callbacks.Callback):
         self.x_val, self.y_val = x_val, y_val
         self.patience, self.batch_size = patience, batch_size
         self.best, self.best_epoch, self.best_weights, self.wait = -np.inf, -1, None, 0
+
+    def get_state(self):
+        """What a resumed training needs (`deepbio.training.resume.ResumableTraining`)."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_weights": self.best_weights,
+                "wait": self.wait}
+
+    def set_state(self, state):
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.best_weights, self.wait = state["best_weights"], state["wait"]
 
     def on_epoch_end(self, epoch, logs=None):
         classifier = self.model.classifier()
@@ -102,13 +112,15 @@ def train_model(config, names, x, y, x_val, y_val, verbose=2):
             encoder.predict(sample, batch_size=256, verbose=0), seed=config.seed)
     selector = BestValidationAUROC(x_val, y_val, config.patience)
     start = time.perf_counter()
-    history = model.fit(x, {"modification": y, "reconstruction": x}, batch_size=config.batch_size,
-                        epochs=config.epochs, verbose=verbose, shuffle=True,
-                        callbacks=[selector, keras.callbacks.ReduceLROnPlateau(
-                            monitor="val_auroc", mode="max", factor=0.5, patience=1, verbose=0)])
+    schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_auroc", mode="max", factor=0.5,
+                                                 patience=1, verbose=0)
+    history = resumable_fit(model, x, {"modification": y, "reconstruction": x},
+                            batch_size=config.batch_size, epochs=config.epochs, seed=config.seed,
+                            verbose=verbose, callbacks=[selector, schedule],
+                            stateful=[selector, schedule])
     seconds = time.perf_counter() - start
-    epochs_run = len(history.history["loss"])
+    epochs_run = len(history["loss"])
     return model, {"epochs_run": epochs_run, "best_epoch": selector.best_epoch + 1,
                    "best_val_auroc": selector.best, "seconds": round(seconds, 2),
                    "seconds_per_epoch": round(seconds / max(epochs_run, 1), 2),
-                   "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}}
+                   "history": history}

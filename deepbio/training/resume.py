@@ -1,0 +1,213 @@
+"""Epoch-level resume of ``model.fit``: a killed training restarts at its last finished epoch.
+
+`deepbio.tasks.run_folder.RunFolder.checkpointed` runs each unit of work (a
+fold, a model) once; inside a unit, `resumable_fit` checkpoints every epoch
+into the unit's folder (``checkpoints/<unit>.steps/fit<n>/``, the folder
+`deepbio.training.distributed.checkpoint_directory` names for the unit's
+n-th training), so a run killed mid-unit loses at most one epoch. The resumed training is the same
+computation as an uninterrupted one:
+
+- `EpochShuffled` feeds the training data in an order drawn from
+  ``(seed, epoch)`` alone (not from how many epochs this process has run);
+- `ResumableTraining` (a `keras.callbacks.BackupAndRestore`) saves, in one
+  atomically written file, every model variable (the dropout seed-generator
+  states too, which ``save_weights`` leaves out), the optimizer's variables,
+  the state of the stateful callbacks (early stopping, learning-rate
+  schedules, best-weight selectors) and the history so far.
+
+Outside a unit (no ``checkpoints/`` folder, e.g. library use) `resumable_fit`
+is a plain ``model.fit`` on the same `EpochShuffled` data.
+"""
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+# attributes that make up the state of Keras's stateful callbacks
+CALLBACK_STATE = {
+    "EarlyStopping": ("wait", "stopped_epoch", "best", "best_weights", "best_epoch"),
+    "ReduceLROnPlateau": ("wait", "cooldown_counter", "best"),
+}
+
+
+def _nest(value, rows):
+    if isinstance(value, dict):
+        return {k: _nest(v, rows) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_nest(v, rows) for v in value)
+    return value[rows]
+
+
+def _length(value):
+    if isinstance(value, dict):
+        return _length(next(iter(value.values())))
+    if isinstance(value, (list, tuple)):
+        return _length(value[0])
+    return len(value)
+
+
+class EpochShuffled(keras.utils.PyDataset):
+    """In-memory training data in batches, reshuffled each epoch from ``(seed, epoch)`` only.
+
+    Keras's own ``shuffle=True`` draws each epoch's order from a random op
+    whose state a restarted process does not have; here epoch ``e``'s order
+    is ``numpy.random.default_rng([seed, e]).permutation(n)``, whichever
+    process runs it.
+
+    Args:
+        x: array (n, ...) or a list / dict of such arrays.
+        y: array (n, ...), a list / dict of arrays, or None.
+        batch_size: int ≥ 1.
+        seed: int ≥ 0.
+    """
+
+    def __init__(self, x, y, batch_size, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y, self.batch_size, self.seed = x, y, int(batch_size), int(seed)
+        self.n = _length(x)
+        self.epoch, self._order_epoch, self._order = 0, None, None
+
+    def __len__(self):
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def __getitem__(self, index):
+        if self._order_epoch != self.epoch:
+            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+            self._order_epoch = self.epoch
+        rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        x = _nest(self.x, rows)
+        return x if self.y is None else (x, _nest(self.y, rows))
+
+
+class ResumableTraining(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup is one atomic file holding the whole training state.
+
+    Keras's callback writes ``latest.weights.h5`` and a JSON file in place
+    (a kill during the write truncates them) and leaves out the dropout
+    seed-generator states, the other callbacks' state and the history. This
+    one pickles all of it to ``backup_dir/state.pkl`` through a temporary
+    file renamed into place, and reseeds Keras at every epoch from
+    ``(seed, epoch)``.
+
+    Args:
+        backup_dir: str or path, the unit's epoch folder.
+        seed: int, the run's seed.
+        data: the `EpochShuffled` training data (its epoch is kept in step).
+        stateful: callbacks whose state is saved: Keras's `EarlyStopping`,
+            `ReduceLROnPlateau`, or any callback with ``get_state()`` /
+            ``set_state(state)``.
+        restore_dir: where to resume from (default ``backup_dir``; a
+            multi-worker run's non-chief workers resume from the chief's).
+
+    Attributes:
+        history: dict {metric: list of float}, every epoch's logs, the ones
+            before a resume included (use it instead of ``fit``'s History).
+    """
+
+    def __init__(self, backup_dir, seed, data=None, stateful=(), restore_dir=None, **kwargs):
+        super().__init__(str(backup_dir), **kwargs)
+        self.seed, self.data, self.stateful = int(seed), data, list(stateful)
+        self.state_path = Path(backup_dir) / "state.pkl"
+        self.restore_path = Path(restore_dir or backup_dir) / "state.pkl"
+        self.history = {}
+
+    def _callback_states(self):
+        states = []
+        for callback in self.stateful:
+            if hasattr(callback, "get_state"):
+                states.append(callback.get_state())
+            else:
+                names = CALLBACK_STATE[type(callback).__name__]
+                states.append({n: getattr(callback, n, None) for n in names})
+        return states
+
+    def _save_model(self):
+        model = self.model
+        state = {"epoch": self._current_epoch, "history": self.history,
+                 "variables": [v.numpy() for v in model.variables],
+                 "optimizer": [v.numpy() for v in model.optimizer.variables],
+                 "callbacks": self._callback_states()}
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_name(f".state.{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.state_path)
+
+    def _load_model(self):
+        for stray in self.state_path.parent.glob(".state.*.tmp"):  # a save cut by a kill
+            stray.unlink()
+        if not self.restore_path.is_file():
+            return
+        with open(self.restore_path, "rb") as handle:
+            state = pickle.load(handle)
+        model = self.model
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        for variable, value in zip(model.variables, state["variables"], strict=True):
+            variable.assign(value)
+        for variable, value in zip(model.optimizer.variables, state["optimizer"], strict=True):
+            variable.assign(value)
+        for callback, saved in zip(self.stateful, state["callbacks"], strict=True):
+            if hasattr(callback, "set_state"):
+                callback.set_state(saved)
+            else:
+                for name, value in saved.items():
+                    setattr(callback, name, value)
+        self.history = state["history"]
+        self._current_epoch = state["epoch"]
+        model._initial_epoch = state["epoch"]
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        keras.utils.set_random_seed((self.seed * 1_000_003 + 7919 * (epoch + 1)) % 2**31)
+        if self.data is not None:
+            self.data.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def resumable_fit(model, x, y, *, batch_size, epochs, seed, callbacks=(), stateful=(), **fit_kwargs):
+    """``model.fit`` on `EpochShuffled` data, resumable at epoch level inside a run unit.
+
+    Args:
+        model: a compiled `keras.Model`.
+        x, y: training inputs and targets (arrays, or lists / dicts of arrays).
+        batch_size: int, the global batch.
+        epochs: int, maximum epochs.
+        seed: int, the run's seed (data order and per-epoch reseeding).
+        callbacks: every callback of the fit.
+        stateful: those of ``callbacks`` whose state must survive a resume
+            (see `ResumableTraining`).
+        **fit_kwargs: passed to ``model.fit`` (``validation_data``, ``verbose``).
+
+    Returns:
+        dict {metric: list of float}: every epoch's logs, those run before a
+        resume included.
+    """
+    from deepbio.training.distributed import _next_directories as next_checkpoint_directories
+
+    data = EpochShuffled(x, y, batch_size, seed)
+    directory, restore = next_checkpoint_directories()
+    if directory is None:
+        fitted = model.fit(data, epochs=epochs, shuffle=False, callbacks=list(callbacks),
+                           **fit_kwargs)
+        return {k: [float(v) for v in values] for k, values in fitted.history.items()}
+    backup = ResumableTraining(directory, seed, data, stateful, restore)
+    # last: it restores after the others reset (on_train_begin) and saves after they update
+    model.fit(data, epochs=epochs, shuffle=False, callbacks=[*callbacks, backup], **fit_kwargs)
+    return backup.history

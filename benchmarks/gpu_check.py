@@ -1,0 +1,673 @@
+"""GPU check: trains each task's GPU profile for a bounded time; steps/s, placement, peak memory.
+
+For each task (``ptm`` with its Keras network, ``rnamod``, ``motif``,
+``pretrain``, ``binding``) the script builds the run configuration of
+``--profile`` (``gpu`` by default: the sizes of ``deepbio run TASK --profile
+gpu``; ptm and motif have one size), builds and compiles the model with the
+task's own builders inside a `deepbio.tasks.run_folder.RunFolder` (the same
+seed, precision policy, op determinism and `tf.distribute` scope as a run),
+makes a seeded batch of synthetic inputs of the shapes and dtypes the task
+feeds (at the profile's longest lengths, so peak memory is an upper bound),
+and trains:
+
+* ptm, rnamod, motif: ``model.fit`` on a repeated `tf.data` dataset;
+* pretrain, binding: the task's own custom loop
+  (`deepbio.training.masked_lm.train_masked_lm`,
+  `deepbio.training.fine_tuning.fine_tune`, host-side batching included)
+  with its compiled step (`mlm_step_functions`,
+  `regression_step_functions`) wrapped in a clock.
+
+The first step (tracing, XLA compilation) is timed apart as the warm-up; the
+steps after it run for ``--seconds``. Per task it prints steps and examples
+per second, the device of the model's variables and of its outputs, and peak
+memory: the GPU allocator's peak (`tf.config.experimental.get_memory_info`,
+reset before each task) on a GPU, the process's peak RSS on CPU. A table
+closes the run and everything is written to ``--output`` (JSON). On an
+out-of-memory error the batch is halved and the task retried
+(``--no-halve-on-oom``: reported as an error instead).
+
+Exit status: 0 every task ran, 1 a task failed, 2 bad usage (one line on
+stderr), e.g. ``--require-gpu`` without a visible GPU.
+
+Example:
+
+    python benchmarks/gpu_check.py --require-gpu                 # all tasks, 60 s each
+    python benchmarks/gpu_check.py --tasks rnamod,motif --seconds 30 --jit-compile on \\
+        --no-deterministic --isolate --output gpu_check.json
+    python benchmarks/gpu_check.py --profile cpu --seconds 2 --tasks motif,ptm   # CPU smoke run
+"""
+
+import argparse
+import dataclasses
+import gc
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+TASKS = ("ptm", "rnamod", "motif", "pretrain", "binding")
+ROOT = Path(__file__).resolve().parents[1]
+PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
+
+
+class UsageError(Exception):
+    """Bad flags or a missing GPU: one line on stderr, exit status 2."""
+
+
+class _TimeUp(Exception):
+    """Raised by the clocked step of a custom loop when the time is up."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configurations
+# ---------------------------------------------------------------------------------------------
+def task_config(name, profile="gpu", mixed_precision=False, jit_compile=None, deterministic=None,
+                batch_size=None, seed=0):
+    """The run configuration a task gets from ``deepbio run NAME --profile PROFILE``.
+
+    Args:
+        name: str, one of `TASKS`.
+        profile: str, ``cpu`` or ``gpu`` (ptm and motif have one size and
+            ignore it).
+        mixed_precision: bool, ``mixed_float16`` compute.
+        jit_compile: None (the config's default, ``auto``), ``auto``, ``on``
+            or ``off``.
+        deterministic: None (the config's default, True) or bool.
+        batch_size: None (the profile's) or int.
+        seed: int.
+
+    Returns:
+        The task's config dataclass (ptm: ``model_type="network"``).
+
+    Raises:
+        UsageError: a combination the config refuses (e.g. ``jit_compile``
+            ``on`` under op determinism).
+    """
+    from deepbio.tasks.base import get_task
+
+    config = get_task(name).base_config(profile)
+    changes = {"mixed_precision": bool(mixed_precision), "seed": seed}
+    if name == "ptm":
+        changes["model_type"] = "network"
+    if jit_compile is not None:
+        changes["jit_compile"] = jit_compile
+    if deterministic is not None:
+        changes["deterministic"] = deterministic
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
+    try:
+        return dataclasses.replace(config, **changes)
+    except ValueError as error:
+        raise UsageError(f"{name}: {error}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic inputs
+# ---------------------------------------------------------------------------------------------
+def random_sequences(rng, n, length, alphabet):
+    """``n`` random strings of ``length`` letters of ``alphabet``."""
+    letters = np.array(list(alphabet))
+    return ["".join(row) for row in letters[rng.integers(0, len(letters), (n, length))]]
+
+
+def _examples(batch_size):
+    """Synthetic examples per task: four distinct batches (at least 64 examples)."""
+    return max(4 * batch_size, 64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads: one per task, each returning a `_Measurement`
+# ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Measurement:
+    """What a workload measured: ``steps`` timed steps in ``seconds`` after the warm-up step."""
+
+    model: object
+    steps: int
+    seconds: float
+    warmup_seconds: float
+    loss: float
+    output_device: str
+    inputs: dict
+
+
+class _FitClock:
+    """A Keras callback that times the steps of ``model.fit`` after the first (the warm-up)."""
+
+    def __init__(self, seconds):
+        import keras
+
+        clock = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                clock.t0 = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                loss = float((logs or {}).get("loss", np.nan))  # waits for the step
+                now = time.perf_counter()
+                if clock.start is None:
+                    clock.warmup, clock.start = now - clock.t0, now
+                    return
+                clock.steps, clock.loss = clock.steps + 1, loss
+                if now - clock.start >= clock.seconds:
+                    clock.end = now
+                    self.model.stop_training = True
+
+        self.seconds, self.t0, self.start, self.end = seconds, None, None, None
+        self.steps, self.warmup, self.loss = 0, None, np.nan
+        self.callback = Callback()
+
+
+def _fit(model, x, y, batch_size, seconds, inputs):
+    """Trains ``model`` with ``model.fit`` on repeated batches of ``(x, y)`` for ``seconds``."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(
+        batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    clock = _FitClock(seconds)
+    model.fit(dataset, epochs=1, steps_per_epoch=10 ** 9, verbose=0, shuffle=False,
+              callbacks=[clock.callback])
+    first = tf.nest.map_structure(lambda a: a[:batch_size], x)
+    output = tf.nest.flatten(model(first, training=False))[0]
+    return _Measurement(model, clock.steps, (clock.end or time.perf_counter()) - clock.start,
+                        clock.warmup, clock.loss, output.device, inputs)
+
+
+class _StepClock:
+    """Wraps a compiled train step of a custom loop: times it, stops the loop after ``seconds``."""
+
+    def __init__(self, seconds):
+        self.seconds, self.t0, self.start, self.end = seconds, time.perf_counter(), None, None
+        self.steps, self.warmup, self.loss, self.device, self.model = 0, None, np.nan, None, None
+
+    def wrap(self, train_step):
+        def clocked(*args):
+            output = train_step(*args)
+            loss = float(output)  # waits for the step (the loops do the same)
+            now = time.perf_counter()
+            if self.start is None:
+                self.warmup, self.start, self.device = now - self.t0, now, output.device
+                return output
+            self.steps, self.loss = self.steps + 1, loss
+            if now - self.start >= self.seconds:
+                self.end = now
+                raise _TimeUp
+            return output
+
+        return clocked
+
+    def measurement(self, inputs):
+        return _Measurement(self.model, self.steps, self.end - self.start, self.warmup, self.loss,
+                            self.device, inputs)
+
+
+def ptm_workload(config, rng, seconds):
+    """The OmniK-PTM network (`deepbio.training.ptm.build_classifier`), compiled as `train_model`."""
+    import keras
+
+    from deepbio.training.ptm import _loss, build_classifier
+    from deepbio.training.ptm_protocol import model_inputs
+
+    n = _examples(config.batch_size)
+    windows = [w[:24] + "K" + w[25:] for w in random_sequences(rng, n, 49, PROTEIN)]
+    residues = model_inputs(config, "network", windows)
+    pstaap = rng.normal(size=(n, 46, 1)).astype(np.float32)
+    labels = (rng.random((n, 4)) < 0.3).astype(np.float32)
+    labels[labels.sum(axis=1) == 0, 0] = 1.0  # every window carries a modification
+    model = build_classifier(config, residues.shape[-1])
+    model.compile(
+        optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
+        loss=_loss(config, labels), metrics=[keras.metrics.AUC(multi_label=True, name="auroc")],
+        jit_compile=config.keras_jit_compile())
+    inputs = {"pstaap": [config.batch_size, 46, 1], "residues": [config.batch_size, 49,
+                                                                 int(residues.shape[-1])]}
+    return _fit(model, (pstaap, residues), labels, config.batch_size, seconds, inputs)
+
+
+def rnamod_workload(config, rng, seconds):
+    """One VQ-RNA model (`vqrna_from_config`, one head as upstream), compiled by `compile_model`."""
+    from deepbio.data.rnamod import one_hot_rna
+    from deepbio.models.rna_modification import vqrna_from_config
+    from deepbio.training.rnamod import compile_model
+
+    n = _examples(config.batch_size)
+    x = one_hot_rna(random_sequences(rng, n, config.sequence_length, "ACGU")).astype(np.float32)
+    y = (rng.random((n, 1)) < 0.5).astype(np.float32)
+    model = compile_model(vqrna_from_config(config, ["Am"]), config)
+    model(x[:2])
+    inputs = {"one_hot": [config.batch_size, config.sequence_length, 4]}
+    return _fit(model, x, {"modification": y, "reconstruction": x}, config.batch_size, seconds,
+                inputs)
+
+
+def motif_workload(config, rng, seconds, sequence_length=600):
+    """The Basset-style CNN (`deepbio.models.basset_cnn`) on 600-bp one-hot DNA, as `train_basset`."""
+    import keras
+
+    import Feature_extraction_algorithms as fea
+    from deepbio.models import basset_cnn
+
+    n = _examples(config.batch_size)
+    x = fea.one_hot(random_sequences(rng, n, sequence_length, "ACGT"), alphabet="dna")
+    x = np.asarray(x, np.float32)
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    model = basset_cnn(sequence_length=sequence_length, filters=config.filters,
+                       kernel_sizes=config.kernel_sizes, pool_sizes=config.pool_sizes,
+                       dense_units=config.dense_units, dropout=config.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auroc")],
+                  jit_compile=config.keras_jit_compile())
+    inputs = {"one_hot": [config.batch_size, sequence_length, 4]}
+    return _fit(model, x, y, config.batch_size, seconds, inputs)
+
+
+def pretrain_workload(config, rng, seconds):
+    """`MultiomicMaskedLM` trained by `train_masked_lm` (its step clocked) on full-length crops."""
+    import pandas as pd
+
+    from deepbio.models.multiomic import MultiomicMaskedLM, build_backbone, make_tokenizer
+    from deepbio.training import masked_lm
+
+    n = _examples(config.batch_size)
+    length = config.crop_length + 16  # every crop is full length
+    kinds = [("protein", PROTEIN), ("DNA", "ACGT"), ("RNA", "ACGU")]
+    modality = [kinds[i][0] for i in rng.integers(0, 3, n)]
+    corpus = pd.DataFrame({
+        "sequence": [random_sequences(rng, 1, length, dict(kinds)[m])[0] for m in modality],
+        "modality": modality, "source": "synthetic"})
+    tokenizer = make_tokenizer()
+    content, tag_ids = masked_lm.encode_corpus(corpus, tokenizer)
+    backbone = build_backbone(config, tokenizer)
+    model = MultiomicMaskedLM(backbone, name="multiomic_masked_lm")
+    clock = _StepClock(seconds)
+    real = masked_lm.mlm_step_functions
+
+    def clocked(step_model, optimizer, jit_compile=False):
+        train_step, eval_step = real(step_model, optimizer, jit_compile)
+        clock.model = step_model
+        return clock.wrap(train_step), eval_step
+
+    endless = dataclasses.replace(config, epochs=10 ** 6)
+    clock.t0 = time.perf_counter()
+    with mock.patch.object(masked_lm, "mlm_step_functions", clocked):
+        try:
+            masked_lm.train_masked_lm(model, content, tag_ids, np.arange(n), endless, tokenizer,
+                                      np.random.default_rng(config.seed), verbose=0)
+        except _TimeUp:
+            pass
+    inputs = {"token_ids": [config.batch_size, config.crop_length + 3]}
+    return clock.measurement(inputs)
+
+
+def binding_workload(config, rng, seconds, partners=4):
+    """`BindingAffinityRegressor` on a fresh backbone, trained by `fine_tune` (its step clocked).
+
+    Proteins are ``max_protein_length`` residues, each bound by ``partners``
+    24-bp double-stranded DNAs; the CPU profile's isolated protein takes the
+    shared-protein path, the GPU profile's full attention plain padded batches.
+    """
+    import pandas as pd
+
+    from deepbio.models.multiomic import build_backbone, make_tokenizer
+    from deepbio.training import fine_tuning
+
+    n = _examples(config.batch_size)
+    proteins = random_sequences(rng, -(-n // partners), config.max_protein_length, PROTEIN)
+    strands = random_sequences(rng, n, 24, "ACGT")
+    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    frame = pd.DataFrame({
+        "accession": [f"P{i // partners:05d}" for i in range(n)],
+        "protein": [proteins[i // partners] for i in range(n)], "nucleic_acid": strands,
+        "type": "DNA", "complementary": ["".join(complement[b] for b in s[::-1]) for s in strands],
+        "dg": rng.normal(-9.0, 1.5, n), "group": [i // partners for i in range(n)]})
+    tokenizer = make_tokenizer()
+    encoded = fine_tuning.encode_complexes(frame, tokenizer, config.max_protein_length)
+    backbone = build_backbone(config, tokenizer)
+    clock = _StepClock(seconds)
+    real = fine_tuning.regression_step_functions
+
+    def clocked(step_model, shared, optimizers, jit_compile=False):
+        train_step, predict_step = real(step_model, shared, optimizers, jit_compile)
+        clock.model = step_model
+        return clock.wrap(train_step), predict_step
+
+    endless = dataclasses.replace(config, epochs=10 ** 6)
+    clock.t0 = time.perf_counter()
+    with mock.patch.object(fine_tuning, "regression_step_functions", clocked):
+        try:
+            fine_tuning.fine_tune(backbone, encoded, frame["dg"].to_numpy(), np.arange(n),
+                                  endless, tokenizer, verbose=0)
+        except _TimeUp:
+            pass
+    tokens = 1 + config.max_protein_length + 2 + 2 * (24 + 2)
+    shared = backbone.isolated_segment_token_id is not None
+    inputs = {"token_ids": [config.batch_size, tokens],
+              "path": "shared-protein batches" if shared else "plain padded batches"}
+    return clock.measurement(inputs)
+
+
+WORKLOADS = {"ptm": ptm_workload, "rnamod": rnamod_workload, "motif": motif_workload,
+             "pretrain": pretrain_workload, "binding": binding_workload}
+
+
+# ---------------------------------------------------------------------------------------------
+# One task
+# ---------------------------------------------------------------------------------------------
+def _short_device(device):
+    """``/job:localhost/replica:0/task:0/device:GPU:0`` → ``GPU:0``."""
+    return str(device or "?").rsplit("device:", 1)[-1]
+
+
+def _is_oom(error):
+    import tensorflow as tf
+
+    text = str(error).lower()
+    return isinstance(error, tf.errors.ResourceExhaustedError) or "out of memory" in text \
+        or " oom " in f" {text} "
+
+
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(name, config, seconds, gpu):
+    """Trains task ``name`` with ``config`` for ``seconds`` after a warm-up step.
+
+    Args:
+        name: str, one of `TASKS`.
+        config: its config (`task_config`).
+        seconds: float, timed training after the warm-up step.
+        gpu: bool, a GPU is visible (peak memory from TensorFlow's GPU
+            allocator, else the process's peak RSS).
+
+    Returns:
+        dict: the task's result (see `check_task`).
+    """
+    import keras
+    import tensorflow as tf
+
+    from deepbio.tasks.run_folder import RunFolder
+
+    keras.backend.clear_session()  # what a previous attempt (an OOM) left behind
+    gc.collect()
+    scratch = tempfile.mkdtemp(prefix=f"gpu_check-{name}-")
+    try:
+        if gpu:
+            tf.config.experimental.reset_memory_stats("GPU:0")
+        with RunFolder(Path(scratch) / "run", name, config, verbose=0) as folder:
+            rng = np.random.default_rng(config.seed)
+            result = WORKLOADS[name](config, rng, seconds)
+            policy = keras.mixed_precision.global_policy().name
+            strategy = type(folder.strategy).__name__
+        model = result.model
+        variable_device = model.trainable_variables[0].value.device
+        memory = {"peak_rss_mib": round(_peak_rss_mib(), 1)}
+        if gpu:
+            info = tf.config.experimental.get_memory_info("GPU:0")
+            memory["peak_gpu_mib"] = round(info["peak"] / 2 ** 20, 1)
+        steps_per_second = result.steps / result.seconds if result.seconds > 0 else 0.0
+        return {
+            "task": name, "status": "ok" if np.isfinite(result.loss) else "non-finite loss",
+            "batch_size": config.batch_size,
+            "parameters": int(model.count_params()), "precision_policy": policy,
+            "jit_compile": config.jit_compile, "deterministic": config.deterministic,
+            "strategy": strategy, "inputs": result.inputs,
+            "warmup_seconds": round(result.warmup_seconds, 3), "steps": result.steps,
+            "seconds": round(result.seconds, 3), "steps_per_second": round(steps_per_second, 3),
+            "examples_per_second": round(steps_per_second * config.batch_size, 1),
+            "final_loss": float(result.loss) if np.isfinite(result.loss) else None,
+            "loss_finite": bool(np.isfinite(result.loss)), "variable_device": variable_device,
+            "output_device": result.output_device,
+            "on_gpu": "GPU" in _short_device(variable_device)
+                      and "GPU" in _short_device(result.output_device),
+            **memory}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def check_task(name, profile, seconds, gpu, mixed_precision, jit_compile=None, deterministic=None,
+               batch_size=None, seed=0, halve_on_oom=True):
+    """Builds ``name``'s config of ``profile`` and `measure`s it, halving the batch on OOM.
+
+    Returns:
+        dict: ``task``, ``status`` (``ok``, ``non-finite loss`` or ``error``), ``profile``,
+        ``requested_batch_size``, ``batch_size``, ``oom_retries``,
+        ``parameters``, ``precision_policy``, ``jit_compile``,
+        ``deterministic``, ``strategy``, ``inputs`` (shapes of one batch),
+        ``warmup_seconds``, ``steps``, ``seconds``, ``steps_per_second``,
+        ``examples_per_second``, ``final_loss`` (None when not finite; the
+        status is then ``non-finite loss``), ``loss_finite``, ``variable_device``,
+        ``output_device``, ``on_gpu``, ``peak_gpu_mib`` (GPU only),
+        ``peak_rss_mib``; ``error`` (one line) when it failed.
+    """
+    config = task_config(name, profile, mixed_precision, jit_compile, deterministic, batch_size,
+                         seed)
+    requested, retries = config.batch_size, []
+    while True:
+        try:
+            result = measure(name, config, seconds, gpu)
+            break
+        except Exception as error:  # noqa: BLE001 (one task's failure is reported, not raised)
+            if halve_on_oom and _is_oom(error) and config.batch_size > 1:
+                retries.append(config.batch_size)
+                config = dataclasses.replace(config, batch_size=config.batch_size // 2)
+                continue
+            first = (str(error).strip().splitlines() or [""])[0][:300]
+            result = {"task": name, "status": "error", "batch_size": config.batch_size,
+                      "error": f"{type(error).__name__}: {first}"}
+            break
+    return {"profile": profile, "requested_batch_size": requested, "oom_retries": retries,
+            **result}
+
+
+def _isolated(name, args, mixed_precision):
+    """`check_task` in a fresh Python process (memory peaks of tasks do not mix)."""
+    with tempfile.TemporaryDirectory(prefix="gpu_check-") as scratch:
+        out = Path(scratch) / "result.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--tasks", name,
+                   "--profile", args.profile, "--seconds", str(args.seconds), "--seed",
+                   str(args.seed), "--child-output", str(out),
+                   "--mixed-precision" if mixed_precision else "--no-mixed-precision"]
+        for flag, value in (("--jit-compile", args.jit_compile), ("--batch-size", args.batch_size)):
+            if value is not None:
+                command += [flag, str(value)]
+        if args.deterministic is not None:
+            command.append("--deterministic" if args.deterministic else "--no-deterministic")
+        if not args.halve_on_oom:
+            command.append("--no-halve-on-oom")
+        run = subprocess.run(command, capture_output=True, text=True)
+        if out.is_file():
+            return json.loads(out.read_text())[0]
+        tail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[-1]
+        return {"task": name, "status": "error", "profile": args.profile,
+                "error": f"subprocess failed (exit {run.returncode}): {tail[:300]}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+def machine():
+    """CPU model, cores, Python / TensorFlow / Keras versions and the visible GPUs."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        gpus.append({"name": device.name, "device_name": details.get("device_name"),
+                     "compute_capability": details.get("compute_capability")})
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "gpus": gpus}
+
+
+def _commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + (" (dirty tree)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def table(results, gpu):
+    """The Markdown table of the results."""
+    memory = "peak GPU MiB" if gpu else "peak RSS MiB (process)"
+    lines = [f"| task | status | batch | parameters | warm-up s | steps/s | examples/s | "
+             f"variables on | outputs on | {memory} |", "|" + "---|" * 10]
+    for r in results:
+        if "steps_per_second" not in r:
+            lines.append(f"| {r['task']} | {r['error']} | {r.get('batch_size', '')} | | | | | | | |")
+            continue
+        batch = str(r["batch_size"]) + (f" (OOM at {r['oom_retries']})" if r["oom_retries"] else "")
+        peak = r.get("peak_gpu_mib") if gpu else r["peak_rss_mib"]
+        lines.append(f"| {r['task']} | {r['status']} | {batch} | {r['parameters']:,} | "
+                     f"{r['warmup_seconds']:.1f} | {r['steps_per_second']:.2f} | "
+                     f"{r['examples_per_second']:.1f} | "
+                     f"{_short_device(r['variable_device'])} | {_short_device(r['output_device'])} "
+                     f"| {peak} |")
+    return "\n".join(lines)
+
+
+def _write_json(path, value):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=2, allow_nan=False, default=str) + "\n")
+    os.replace(temporary, path)
+
+
+def _line(r):
+    if "steps_per_second" not in r:
+        return f"{r['task']}: error: {r['error']}"
+    peak = (f"peak GPU {r['peak_gpu_mib']} MiB" if "peak_gpu_mib" in r
+            else f"peak RSS {r['peak_rss_mib']} MiB")
+    return (f"{r['task']}: {r['steps_per_second']:.2f} steps/s, {r['examples_per_second']:.1f} "
+            f"examples/s (batch {r['batch_size']}, {r['steps']} steps in {r['seconds']:.1f} s, "
+            f"warm-up {r['warmup_seconds']:.1f} s), variables on "
+            f"{_short_device(r['variable_device'])}, outputs on {_short_device(r['output_device'])}, "
+            f"{peak}, {r['precision_policy']}, loss "
+            f"{'NOT FINITE' if r['final_loss'] is None else format(r['final_loss'], '.4g')}")
+
+
+def parse_args(argv=None):
+    """The flags (``task_names``: the list of ``--tasks``).
+
+    Raises:
+        UsageError: unknown tasks, ``--seconds`` or ``--batch-size`` out of range.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(TASKS),
+                        help=f"comma-separated tasks (default: {','.join(TASKS)})")
+    parser.add_argument("--profile", default="gpu", choices=("cpu", "gpu"),
+                        help="run-size profile (default gpu; ptm and motif have one size)")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="timed training per task after the warm-up step (default 60)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="override every task's batch size (default: the profile's)")
+    parser.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                        help="mixed_float16 compute (default: on when a GPU is visible)")
+    parser.add_argument("--jit-compile", choices=("auto", "on", "off"), default=None,
+                        help="XLA, passed to the configs (default: theirs, auto; on needs "
+                             "--no-deterministic)")
+    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
+                        help="TensorFlow op determinism (default: the configs', on, as a run)")
+    parser.add_argument("--halve-on-oom", action=argparse.BooleanOptionalAction, default=True,
+                        help="halve the batch and retry when the GPU runs out of memory "
+                             "(default on)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--require-gpu", action="store_true",
+                        help="exit 2 at once when TensorFlow sees no GPU")
+    parser.add_argument("--isolate", action="store_true",
+                        help="one Python process per task, so memory peaks do not mix")
+    parser.add_argument("--output", default="gpu_check.json", help="JSON results (default "
+                                                                   "gpu_check.json)")
+    parser.add_argument("--child-output", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in names if t not in TASKS]
+    if unknown or not names:
+        raise UsageError(f"--tasks: unknown task(s) {unknown or args.tasks!r}; choose from "
+                         f"{','.join(TASKS)}")
+    if args.seconds <= 0:
+        raise UsageError(f"--seconds must be positive, got {args.seconds}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    args.task_names = names
+    return args
+
+
+def main(argv=None):
+    """Runs the check; returns the exit status (0 ok, 1 a task failed, 2 bad usage / no GPU)."""
+    try:
+        args = parse_args(argv)
+        from deepbio.cli import quiet_tensorflow
+
+        quiet_tensorflow()  # TensorFlow's C++ start-up log, unless TF_CPP_MIN_LOG_LEVEL is set
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if args.require_gpu and not gpus:
+            raise UsageError("--require-gpu: TensorFlow sees no GPU (tf.config.list_physical_"
+                             "devices('GPU') is empty; check the CUDA driver and "
+                             "CUDA_VISIBLE_DEVICES)")
+        mixed = bool(gpus) if args.mixed_precision is None else args.mixed_precision
+        for name in args.task_names:  # refuse bad flag combinations before any training
+            task_config(name, args.profile, mixed, args.jit_compile, args.deterministic,
+                        args.batch_size, args.seed)
+    except UsageError as error:
+        print(f"gpu_check: error: {error}", file=sys.stderr)
+        return 2
+    results = []
+    for name in args.task_names:
+        if args.isolate and args.child_output is None:
+            result = _isolated(name, args, mixed)
+        else:
+            result = check_task(name, args.profile, args.seconds, bool(gpus), mixed,
+                                args.jit_compile, args.deterministic, args.batch_size, args.seed,
+                                args.halve_on_oom)
+        results.append(result)
+        if args.child_output is None:
+            print(_line(result), flush=True)
+    if args.child_output is not None:
+        _write_json(args.child_output, results)
+        return 0
+    info = machine()
+    print()
+    print(f"{info['cpu']}, {info['cores']} cores; GPUs: "
+          f"{', '.join(g['device_name'] or g['name'] for g in info['gpus']) or 'none'}; "
+          f"profile {args.profile}, {args.seconds:g} s per task, "
+          f"{'mixed_float16' if mixed else 'float32'}")
+    print(table(results, bool(gpus)))
+    _write_json(args.output, {"machine": info, "commit": _commit(),
+                              "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                              "profile": args.profile, "seconds": args.seconds,
+                              "mixed_precision": mixed, "isolate": args.isolate,
+                              "tasks": results})
+    print(f"→ {args.output}")
+    return 0 if all(r["status"] == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,16 @@
-"""tf.distribute: mirrored training over 2 logical CPUs equals one device, and the tasks run under it."""
+"""tf.distribute: mirrored training over 2 logical CPUs equals one device, and the tasks run under it.
+
+The custom loop (`deepbio.training.distributed.fit_distributed`) equals ``model.fit``, resumes
+from its checkpoints, and trains the PTM network across 2 worker processes.
+"""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -72,3 +79,161 @@ def test_custom_loop_tasks_refuse_mirrored(capsys):
 
     assert cli.main(["run", "binding", "--strategy", "mirrored"]) == 2
     assert "does not run under a mirrored strategy yet" in capsys.readouterr().err
+
+
+LOOP_SCRIPT = textwrap.dedent("""
+    import json, sys, tempfile
+    import numpy as np
+    from deepbio.tasks.run_folder import make_strategy
+    import keras
+    from deepbio.training.distributed import fit_distributed
+
+    strategy = make_strategy(sys.argv[1], cpu_replicas=int(sys.argv[2]))
+    if sys.argv[3] == "mixed":
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(70, 5)).astype("float32"), rng.normal(size=(70, 3)).astype("float32")]
+    y = (np.concatenate(x, axis=1) @ rng.normal(size=(8, 2)) > 0).astype("float32")
+    xv = [rng.normal(size=(30, 5)).astype("float32"), rng.normal(size=(30, 3)).astype("float32")]
+    yv = (np.concatenate(xv, axis=1)[:, :2] > 0).astype("float32")
+
+    def build():
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            a, b = keras.Input((5,)), keras.Input((3,))
+            h = keras.layers.Dropout(float(sys.argv[4]))(keras.layers.Dense(8, activation="tanh")(
+                keras.layers.Concatenate()([a, b])))
+            out = keras.layers.Dense(2, activation="sigmoid", dtype="float32")(h)
+            model = keras.Model([a, b], out)
+            model.compile(optimizer=keras.optimizers.AdamW(0.05, weight_decay=0.01),
+                          loss=keras.losses.BinaryCrossentropy())
+        return model
+
+    def loop(epochs, **kwargs):
+        return fit_distributed(model, model.loss, model.optimizer, x, y, epochs=epochs,
+                               batch_size=16, validation_data=(xv, yv), patience=2,
+                               reduce_lr=(0.5, 1), shuffle=False, strategy=strategy, **kwargs)
+
+    def result(history):
+        return {"loss": history["loss"], "val_loss": history["val_loss"],
+                "weights": [w.ravel().tolist() for w in model.get_weights()]}
+
+    out = {"replicas": strategy.num_replicas_in_sync}
+    model = build()
+    out["fit"] = result(model.fit(
+        x, y, batch_size=16, epochs=6, shuffle=False, verbose=0, validation_data=(xv, yv),
+        callbacks=[keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+                   keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1)]).history)
+    model = build()
+    out["loop"] = result(loop(6))
+    folder = tempfile.mkdtemp()
+    model = build()
+    loop(2, checkpoint_dir=folder)  # killed after epoch 2 ...
+    model = build()
+    out["resumed"] = result(loop(6, checkpoint_dir=folder))  # ... and started again
+    print(json.dumps(out))
+""")
+
+
+def _loop_results(strategy, replicas, precision, dropout):
+    result = subprocess.run([sys.executable, "-c", LOOP_SCRIPT, strategy, str(replicas), precision,
+                             str(dropout)],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# Mirrored: no dropout, since model.fit splits the partial last batch (6 rows) 3 + 3 over the
+# replicas and the loop pads it to 8 + 8 (weights 0), so the dropout masks differ there.
+@pytest.mark.parametrize("strategy, replicas, precision, dropout, tolerance", [
+    ("one-device", 0, "float32", 0.3, 1e-5), ("mirrored", 2, "float32", 0.0, 1e-5),
+    ("one-device", 0, "mixed", 0.3, 2e-3)])
+def test_custom_loop_equals_fit_and_resumes(strategy, replicas, precision, dropout, tolerance):
+    """Same losses and weights as model.fit with EarlyStopping + ReduceLROnPlateau, a partial last
+    batch (70 rows, batch 16), two inputs, dropout and (mixed) loss scaling; a restart resumes
+    exactly (weights, optimizer and dropout seed state from the checkpoint)."""
+    import numpy as np
+
+    out = _loop_results(strategy, replicas, precision, dropout)
+    assert out["replicas"] == max(1, replicas)
+    fit, loop, resumed = out["fit"], out["loop"], out["resumed"]
+    assert len(fit["loss"]) == len(loop["loss"]) < 6  # early stopping ended both at the same epoch
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(loop[key], fit[key], rtol=tolerance)
+    for a, b, c in zip(fit["weights"], loop["weights"], resumed["weights"]):
+        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(c, b, rtol=1e-6, atol=1e-7)
+    assert resumed["loss"] == loop["loss"] and resumed["val_loss"] == loop["val_loss"]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+PTM_NETWORK = ["--task", "ptm", "--model-type", "network", "--compare", "none", "--no-grouped-cv",
+               "--max-windows", "700", "--folds", "2", "--epochs", "2", "--saliency-windows", "0",
+               "--residue-encoders", "one_hot", "--conv-filters", "8", "--hidden-dim", "16",
+               "--gru-units", "8", "--intermediate-dim", "16", "--verbose", "0"]
+AUROC_TOLERANCE = 0.05  # absolute, per label: other shuffling and reduction order than model.fit
+
+
+def test_ptm_network_trains_on_two_workers(tmp_path, data_dir):
+    """Two worker processes on 127.0.0.1 train in lock-step (the custom loop), only the chief writes
+    the run folder, and the CV AUROCs agree with the single-device run (model.fit)."""
+    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_CONFIG", None)
+    common = [sys.executable, str(ROOT / "main.py"), *PTM_NETWORK, "--data-dir", str(data_dir)]
+    processes = {"single": subprocess.Popen(
+        [*common, "--output", str(tmp_path / "single")], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
+    (tmp_path / "worker_tmp").mkdir()
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes[index] = subprocess.Popen(
+            [*common, "--strategy", "multi-worker", "--output", str(tmp_path / "multi")],
+            env={**env, "TF_CONFIG": json.dumps(config), "TMPDIR": str(tmp_path / "worker_tmp")},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, logs = time.monotonic() + 400, {}
+    try:
+        for name, process in processes.items():
+            logs[name] = process.communicate(timeout=max(1, deadline - time.monotonic()))[0]
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for name, process in processes.items():
+        assert process.returncode == 0, f"{name}: {logs.get(name, '')[-3000:]}"
+    single = json.loads((tmp_path / "single" / "report.json").read_text())
+    multi = json.loads((tmp_path / "multi" / "report.json").read_text())
+    params = json.loads((tmp_path / "multi" / "params.json").read_text())
+    assert params["strategy"] == "multi-worker"
+    assert not (tmp_path / "multi" / "checkpoints").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multi", "single", "worker_tmp"]
+    assert not any(p.name.startswith("deepbio-") for p in (tmp_path / "worker_tmp").iterdir())
+    assert "absolute_true" in logs[1]  # worker 1 ran the whole task too, in a folder now deleted
+    for label, metrics in single["cv"]["per_label"].items():
+        auroc = multi["cv"]["per_label"][label]["auroc"]
+        assert abs(auroc - metrics["auroc"]) <= AUROC_TOLERANCE, (label, auroc, metrics["auroc"])
+    epochs_run = [[f["epochs_run"] for f in r["cv_folds"]] for r in (multi, single)]
+    assert epochs_run[0] == epochs_run[1]
+
+
+def test_multi_worker_needs_a_cluster_and_a_supported_task(capsys, monkeypatch):
+    from deepbio import cli
+    from deepbio.tasks.run_folder import make_strategy
+
+    for name in ("TF_CONFIG", "SLURM_JOB_ID", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["run", "motif", "--strategy", "multi-worker"]) == 2
+    assert "multi-worker: the motif task" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="needs the cluster: set TF_CONFIG"):
+        make_strategy("multi-worker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG is not JSON"):
+        make_strategy("multi-worker")

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,26 +35,36 @@ def library_versions():
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
+STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
+# Tasks whose training runs under `tf.distribute.MultiWorkerMirroredStrategy`: Keras 3's
+# ``model.fit`` does not (keras-team/keras#20585), so a task needs the custom loop of
+# `deepbio.training.distributed` (the PTM network) or no TensorFlow training (the PTM trees).
+MULTI_WORKER_TASKS = ("ptm",)
+
+
 def make_strategy(name="auto", cpu_replicas=0):
     """The `tf.distribute` strategy of a run.
 
     Args:
         name: ``auto`` (`tf.distribute.MirroredStrategy` when more than one
             GPU is visible, else the default strategy), ``one-device`` (the
-            default strategy) or ``mirrored`` (all GPUs, else all logical
-            CPUs).
+            default strategy), ``mirrored`` (all GPUs, else all logical
+            CPUs) or ``multi-worker`` (`multi_worker_strategy`).
         cpu_replicas: int; > 0 splits the first CPU into that many logical
-            devices first (must happen before TensorFlow runs any op).
+            devices first (must happen before TensorFlow runs any op;
+            ignored by ``multi-worker``).
 
     Returns:
         A `tf.distribute.Strategy`.
 
     Raises:
-        ValueError: an unknown name, or logical CPUs requested after
-            TensorFlow started.
+        ValueError: an unknown name, logical CPUs requested after
+            TensorFlow started, or ``multi-worker`` without a cluster.
     """
     import tensorflow as tf
 
+    if name == "multi-worker":
+        return multi_worker_strategy()
     if cpu_replicas:
         cpu = tf.config.list_physical_devices("CPU")[0]
         wanted = [tf.config.LogicalDeviceConfiguration()] * cpu_replicas
@@ -72,7 +83,61 @@ def make_strategy(name="auto", cpu_replicas=0):
     if name == "mirrored":
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices)
-    raise ValueError(f"unknown strategy {name!r}; choose auto, one-device or mirrored")
+    raise ValueError(f"unknown strategy {name!r}; choose {', '.join(STRATEGIES)}")
+
+
+def multi_worker_strategy():
+    """`tf.distribute.MultiWorkerMirroredStrategy` over the workers of a cluster.
+
+    The cluster comes from ``TF_CONFIG`` (JSON: ``{"cluster": {"worker":
+    ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}``,
+    a different ``index`` per process), else, inside a Slurm job
+    (``SLURM_JOB_ID`` or ``SLURM_PROCID`` set), from
+    `tf.distribute.cluster_resolver.SlurmClusterResolver` (one worker per
+    Slurm task, ports from 8888). Every worker must start with the same
+    command. After the TensorFlow tutorial "Multi-worker training with Keras".
+
+    Returns:
+        A `tf.distribute.MultiWorkerMirroredStrategy`; it waits for every
+        worker at its first collective operation.
+
+    Raises:
+        ValueError: neither ``TF_CONFIG`` nor Slurm, ``TF_CONFIG`` is not
+            JSON, or TensorFlow already ran an op in this process.
+    """
+    import json
+
+    import tensorflow as tf
+
+    resolver = None
+    if os.environ.get("TF_CONFIG"):
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except ValueError as error:
+            raise ValueError(f"--strategy multi-worker: TF_CONFIG is not JSON ({error})") from None
+    elif os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_PROCID"):
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+    else:
+        raise ValueError("--strategy multi-worker needs the cluster: set TF_CONFIG on every "
+                         "worker (see README) or run inside a Slurm job")
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+    except RuntimeError as error:  # collectives must be configured before TensorFlow starts
+        raise ValueError(f"--strategy multi-worker: {error}") from None
+
+
+def is_chief(strategy):
+    """Whether this process writes the run folder: the ``chief`` task, else worker 0.
+
+    Any strategy without a cluster (one process) is its own chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return (resolver.task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
 
 
 def check_output_dir(path):
@@ -103,9 +168,14 @@ class RunFolder:
     enters the `tf.distribute` strategy's scope (``config.strategy``, see
     `make_strategy`; ``strategy`` attribute), so that models built by the task
     are mirrored and ``model.fit`` splits each global batch over the
-    replicas; on exit it leaves the scope and restores the policy. If the run fails, every file this run wrote is removed (and the
-    folder, when this run created it), so a failed run leaves nothing
-    half-done behind.
+    replicas; on exit it leaves the scope and restores the policy. If the run
+    fails, every file this run wrote is removed (and the folder, when this
+    run created it), so a failed run leaves nothing half-done behind.
+
+    Under ``--strategy multi-worker`` every worker runs the whole task (the
+    collective steps must match), but only the chief (`is_chief`) writes
+    ``path``; the others write into a `tempfile.mkdtemp` folder deleted on
+    exit (``chief`` is False), and resume from the chief's checkpoints.
 
     Args:
         path: str or path-like, the folder (created on first write).
@@ -118,11 +188,16 @@ class RunFolder:
             ``path`` instead of resuming from them.
 
     Raises:
-        ValueError: ``path`` cannot be a folder (see `check_output_dir`).
+        ValueError: ``path`` cannot be a folder (see `check_output_dir`), or
+            ``multi-worker`` for a task that cannot train under it.
     """
 
     def __init__(self, path, task, config, mode="run", data_dir=None, verbose=1, restart=False):
         check_output_dir(path)
+        if getattr(config, "strategy", None) == "multi-worker" and task not in MULTI_WORKER_TASKS:
+            raise ValueError(f"--strategy multi-worker: the {task} task trains with model.fit or "
+                             f"its own step loop, which do not run across workers yet; it works "
+                             f"for {', '.join(MULTI_WORKER_TASKS)}")
         self.path = Path(path)
         self.task = task
         self.config = config
@@ -138,6 +213,8 @@ class RunFolder:
         self._policy = None
         self._scope = None
         self.strategy = None
+        self.chief = True
+        self._chief_checkpoints = None  # where a worker resumes from (the chief's checkpoints)
 
     def __enter__(self):
         import keras
@@ -152,6 +229,10 @@ class RunFolder:
             tf.config.experimental.enable_op_determinism()
         self.strategy = make_strategy(getattr(self.config, "strategy", "auto"),
                                       getattr(self.config, "cpu_replicas", 0))
+        if not is_chief(self.strategy):
+            self._chief_checkpoints = self.checkpoint_dir
+            self.chief, self._created = False, True
+            self.path = Path(tempfile.mkdtemp(prefix=f"deepbio-{self.task}-worker-"))
         self._scope = self.strategy.scope()
         self._scope.__enter__()
         keras.utils.set_random_seed(self.config.seed)
@@ -165,7 +246,9 @@ class RunFolder:
         if self._scope is not None:
             self._scope.__exit__(exc_type, exc, tb)
         keras.mixed_precision.set_global_policy(self._policy)
-        if exc_type is not None:
+        if not self.chief:
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif exc_type is not None:
             self._discard()
         elif self.checkpoint_dir.exists():
             shutil.rmtree(self.checkpoint_dir)  # finished: the outputs replace the checkpoints
@@ -197,13 +280,20 @@ class RunFolder:
         """``path / "checkpoints"``: the finished units of an unfinished run."""
         return self._checkpoints or self.path / "checkpoints"
 
+    @property
+    def resume_dir(self):
+        """Where finished units are read from: the chief's ``checkpoint_dir`` (None: afresh)."""
+        if self.chief:
+            return self.checkpoint_dir
+        return None if self.restart else self._chief_checkpoints
+
     def _check_checkpoints(self):
         import json
 
-        params = self.checkpoint_dir / "config.json"
         current = json.loads(json.dumps(dataclasses.asdict(self.config), default=str))
-        if self.restart and self.checkpoint_dir.exists():
+        if self.restart and self.chief and self.checkpoint_dir.exists():
             shutil.rmtree(self.checkpoint_dir)
+        params = (self.resume_dir or self.checkpoint_dir) / "config.json"
         if params.is_file():
             saved = json.loads(params.read_text())
             if saved != current:
@@ -221,7 +311,9 @@ class RunFolder:
         ``key``), so its result does not depend on what ran before it, and a
         resumed run ends with the same report as an uninterrupted one. The
         result is pickled atomically to ``checkpoints/<key>.pkl`` (Keras
-        models pickle as ``.keras`` archives).
+        models pickle as ``.keras`` archives). While it runs,
+        `deepbio.training.distributed.fit_distributed` checkpoints its epochs
+        in ``checkpoints/<key>.steps/`` (deleted when the unit is done).
 
         Args:
             key: str, unique within the run (``fold3``, ``Am``).
@@ -236,12 +328,18 @@ class RunFolder:
 
         import keras
 
+        from deepbio.training.distributed import checkpoint_directory, remove_checkpoints
+
         path = self.checkpoint_dir / f"{key}.pkl"
-        if path.is_file():
-            with open(path, "rb") as handle:
-                return pickle.load(handle)
+        resume = self.resume_dir / f"{key}.pkl" if self.resume_dir else path
+        for found in (path, resume):
+            if found.is_file():
+                with open(found, "rb") as handle:
+                    return pickle.load(handle)
         keras.utils.set_random_seed((self.config.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31)
-        result = compute()
+        steps = self.checkpoint_dir / f"{key}.steps"
+        with checkpoint_directory(steps, (self.resume_dir or self.checkpoint_dir) / f"{key}.steps"):
+            result = compute()
         if not (self.checkpoint_dir / "config.json").is_file():  # the parameters they belong to
             write_json(getattr(self, "_checkpoint_config", None)
                        or json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
@@ -249,6 +347,7 @@ class RunFolder:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        remove_checkpoints(steps)
         return result
 
     def subfolder(self, name, task, config):
@@ -260,6 +359,8 @@ class RunFolder:
         child = RunFolder(self.path / name, task, config, self.mode, self.data_dir, self.verbose)
         child._start, child._written = time.perf_counter(), self._written
         child._checkpoints = self.checkpoint_dir / name
+        child.strategy, child.chief = self.strategy, self.chief
+        child._chief_checkpoints = self._chief_checkpoints and self._chief_checkpoints / name
         return child
 
     # -- files ---------------------------------------------------------------------------------

@@ -141,11 +141,25 @@ def train_model(config, x_train, y_train, x_val, y_val, verbose=1):
 
     Returns:
         ``(model, history_dict)``; the model holds its best-validation weights.
+
+    Under `tf.distribute.MultiWorkerMirroredStrategy` (``--strategy
+    multi-worker``), where Keras 3's ``model.fit`` fails, the same model, loss
+    and optimizer train with `deepbio.training.distributed.fit_distributed`
+    (same early stopping and learning-rate schedule; no AUROC in the history).
     """
+    from deepbio.training.distributed import fit_distributed, is_multi_worker
+
     model = build_classifier(config, x_train[1].shape[-1])
+    loss = _loss(config, y_train)
     model.compile(
         optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
-        loss=_loss(config, y_train), metrics=[keras.metrics.AUC(multi_label=True, name="auroc")])
+        loss=loss, metrics=[keras.metrics.AUC(multi_label=True, name="auroc")])
+    if is_multi_worker():
+        return model, fit_distributed(
+            model, loss, model.optimizer, x_train, y_train.astype(np.float32),
+            validation_data=(x_val, y_val.astype(np.float32)), epochs=config.epochs,
+            batch_size=config.batch_size, patience=config.patience,
+            reduce_lr=(0.5, max(2, config.patience // 3)), seed=config.seed, verbose=verbose)
     history = model.fit(
         x_train, y_train.astype(np.float32), validation_data=(x_val, y_val.astype(np.float32)),
         epochs=config.epochs, batch_size=config.batch_size, verbose=verbose, shuffle=True,

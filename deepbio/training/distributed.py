@@ -1,0 +1,329 @@
+"""A custom distributed training loop, for strategies that ``model.fit`` cannot drive.
+
+Keras 3.15 / TensorFlow 2.21 ``model.fit`` fails under
+`tf.distribute.MultiWorkerMirroredStrategy` (``Attempt to convert a value
+(PerReplica...) to a Tensor``; keras-team/keras issue 20585), so multi-worker
+runs train the same Keras model, loss and optimizer with their own step loop,
+after TensorFlow's "Custom training loop with Keras and
+MultiWorkerMirroredStrategy" tutorial
+(https://www.tensorflow.org/tutorials/distribute/multi_worker_with_ctl):
+datasets from ``strategy.distribute_datasets_from_function``, a
+``tf.function`` step run with ``strategy.run``, the per-example loss averaged
+over the *global* batch with ``tf.nn.compute_average_loss``, and a
+`tf.train.CheckpointManager` per worker so that a restarted worker resumes at
+its last finished epoch.
+"""
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deepbio.utils import atomic_path, write_json
+
+_DIRECTORIES = []  # stack of [write_dir, restore_dir, calls] set by `checkpoint_directory`
+
+
+@contextlib.contextmanager
+def checkpoint_directory(path, restore_path=None):
+    """Makes `fit_distributed` calls in the block checkpoint under ``path``.
+
+    The n-th call in the block uses ``path / f"fit{n}"`` (so two fits in one
+    unit of work never share a checkpoint). A worker that is not the chief
+    writes to its own (temporary) ``path`` but resumes from the chief's
+    ``restore_path``, as in the TensorFlow tutorial; that needs the chief's
+    folder on a file system every worker reads.
+
+    Args:
+        path: str or path-like, where this worker writes checkpoints.
+        restore_path: optional str or path-like, where it resumes from
+            (default ``path``).
+    """
+    _DIRECTORIES.append([Path(path), Path(restore_path or path), 0])
+    try:
+        yield
+    finally:
+        _DIRECTORIES.pop()
+
+
+def _next_directories():
+    if not _DIRECTORIES:
+        return None, None
+    entry = _DIRECTORIES[-1]
+    entry[2] += 1
+    return entry[0] / f"fit{entry[2]}", entry[1] / f"fit{entry[2]}"
+
+
+def _step_rows(n, global_batch, pipelines, pipeline, order):
+    """Rows and weights one input pipeline feeds, step after step.
+
+    Every step takes ``global_batch`` rows of ``order``, the last one padded
+    with repeated rows of weight 0, so every worker runs the same number of
+    steps (a worker with one step more would wait forever in its all-reduce).
+    Pipeline ``p`` reads the p-th contiguous block of each global batch.
+
+    Returns:
+        ``(rows, weights, counts)``: int (steps * global_batch / pipelines,),
+        float32 of the same shape, and the real rows per step (steps,).
+    """
+    steps = max(1, math.ceil(n / global_batch))
+    padded = np.resize(np.asarray(order), steps * global_batch)
+    weights = (np.arange(steps * global_batch) < n).astype(np.float32)
+    take = np.arange(steps * global_batch).reshape(steps, pipelines, -1)[:, pipeline].ravel()
+    counts = np.minimum(global_batch, n - global_batch * np.arange(steps))
+    return padded[take], weights[take], counts
+
+
+def _per_example(loss, y_true, y_pred):
+    """Unreduced loss, one float32 value per example (trailing axes averaged)."""
+    import keras
+    import tensorflow as tf
+
+    y_pred = tf.cast(y_pred, tf.float32)
+    y_true = tf.cast(y_true, tf.float32)
+    call = loss.call if isinstance(loss, keras.losses.Loss) else loss  # call: no reduction
+    values = tf.cast(call(y_true, y_pred), tf.float32)
+    if values.shape.rank > 1:
+        values = tf.reduce_mean(values, axis=list(range(1, values.shape.rank)))
+    return values
+
+
+def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validation_data=None,
+                    patience=None, reduce_lr=None, shuffle=True, seed=0, strategy=None,
+                    checkpoint_dir=None, restore_dir=None, verbose=0):
+    """Trains ``model`` with a custom ``strategy.run`` step: ``model.fit`` for any strategy.
+
+    Semantics follow ``model.fit`` with ``EarlyStopping(patience,
+    restore_best_weights=True)`` and ``ReduceLROnPlateau(factor, patience,
+    min_delta=1e-4)`` on ``val_loss``: the mean loss of each global batch
+    (the last one may be smaller) gives the gradient, so one replica, a
+    mirrored strategy and several workers take the same steps, up to
+    reduction order. Regularisation losses (``model.losses``) are added.
+
+    Args:
+        model: a built Keras model whose variables were created under
+            ``strategy.scope()``.
+        loss: a `keras.losses.Loss`, a loss name, or a function
+            ``(y_true, y_pred) -> per-example loss (batch, ...)``.
+        optimizer: a Keras optimizer (a `keras.optimizers.LossScaleOptimizer`
+            under mixed precision: the loss is scaled before the gradient and
+            unscaled by the optimizer).
+        x: array (n, ...) or list of arrays, the inputs.
+        y: array (n, ...), the targets.
+        epochs: int ≥ 1, maximum epochs.
+        batch_size: int ≥ 1, the *global* batch (divisible by the number of
+            replicas).
+        validation_data: optional ``(x_val, y_val)``; its loss is
+            ``val_loss``.
+        patience: optional int, early stopping on ``val_loss`` with the best
+            weights restored (needs ``validation_data``).
+        reduce_lr: optional ``(factor, patience)``, learning rate times
+            ``factor`` after ``patience`` epochs without improvement.
+        shuffle: bool, a new row order every epoch (from ``seed`` and the
+            epoch, so a resumed run sees the same order).
+        seed: int.
+        strategy: a `tf.distribute.Strategy` (default: the current one).
+        checkpoint_dir: optional folder; each finished epoch is saved there
+            (model, optimizer, epoch counter via `tf.train.CheckpointManager`;
+            history and early-stopping state as ``state-<epoch>.json``, best
+            weights as ``best-<epoch>.npz``). Default: the one given by
+            `checkpoint_directory`, else none.
+        restore_dir: optional folder to resume from (default
+            ``checkpoint_dir``).
+        verbose: int, 0 silent, else one line per epoch.
+
+    Returns:
+        dict ``{"loss": [...], "val_loss": [...], "learning_rate": [...]}``,
+        float per epoch (``val_loss`` empty without validation data).
+
+    Raises:
+        ValueError: ``batch_size`` not divisible by the number of replicas,
+            inputs of different lengths, or ``patience`` without validation.
+    """
+    import keras
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    loss = keras.losses.get(loss) if isinstance(loss, str) else loss
+    xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    y = np.asarray(y, np.float32)
+    if len({len(a) for a in xs} | {len(y)}) != 1:
+        raise ValueError(f"inputs and targets differ in length: {[len(a) for a in xs]}, {len(y)}")
+    if batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the "
+                         f"{strategy.num_replicas_in_sync} replicas")
+    if patience is not None and validation_data is None:
+        raise ValueError("patience (early stopping) needs validation_data")
+    if checkpoint_dir is None:
+        checkpoint_dir, default_restore = _next_directories()
+        restore_dir = restore_dir or default_restore
+    restore_dir = restore_dir or checkpoint_dir
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    pack = (lambda arrays: tuple(arrays)) if len(xs) > 1 else (lambda arrays: arrays[0])
+
+    def distributed(arrays, targets, order):
+        counts = []
+
+        def dataset_fn(context):
+            per_replica = context.get_per_replica_batch_size(batch_size)
+            rows, weights, step_counts = _step_rows(len(targets), batch_size,
+                                                    context.num_input_pipelines,
+                                                    context.input_pipeline_id, order)
+            counts[:] = step_counts
+            data = (pack([a[rows] for a in arrays]), targets[rows], weights)
+            return tf.data.Dataset.from_tensor_slices(data).batch(per_replica).prefetch(
+                tf.data.AUTOTUNE)
+
+        dataset = strategy.distribute_datasets_from_function(dataset_fn)
+        return iter(dataset), counts
+
+    def replica_loss(inputs, targets, weights, count, training):
+        per_example = _per_example(loss, targets, model(inputs, training=training))
+        value = tf.nn.compute_average_loss(per_example, sample_weight=weights,
+                                           global_batch_size=count)
+        if model.losses:
+            value += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        return value
+
+    def train_replica(inputs, targets, weights, count):
+        with tf.GradientTape() as tape:
+            value = replica_loss(inputs, targets, weights, count, True)
+            objective = optimizer.scale_loss(value) if scaled else value
+        grads = tape.gradient(objective, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return value
+
+    @tf.function
+    def train_step(iterator, count):
+        inputs, targets, weights = next(iterator)
+        values = strategy.run(train_replica, args=(inputs, targets, weights, count))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    @tf.function
+    def val_step(iterator, count):
+        inputs, targets, weights = next(iterator)
+        values = strategy.run(replica_loss, args=(inputs, targets, weights, count, False))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    def run_epoch(step, arrays, targets, order):
+        iterator, counts = distributed(arrays, targets, order)
+        total = 0.0
+        for count in counts:  # the batch losses weighted by batch size, as Keras's loss tracker
+            total += float(step(iterator, tf.constant(int(count), tf.int64))) * int(count)
+        return total / len(targets)
+
+    with strategy.scope():
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    # the variable lists add what the object graph misses (Keras seed-generator states: dropout)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_counter,
+                                     model_variables=list(model.variables),
+                                     optimizer_variables=list(optimizer.variables))
+    manager = (tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=1)
+               if checkpoint_dir else None)
+    state = {"epoch": 0, "history": {"loss": [], "val_loss": [], "learning_rate": []},
+             "best": math.inf, "wait": 0, "best_epoch": None, "lr_best": math.inf, "lr_wait": 0,
+             "stopped": False}
+    latest = tf.train.latest_checkpoint(str(restore_dir)) if manager else None
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        state = json.loads((Path(restore_dir) / f"state-{int(epoch_counter.numpy())}.json")
+                           .read_text())
+        state["best"], state["lr_best"] = (float(state["best"]), float(state["lr_best"]))
+    val = None
+    if validation_data is not None:
+        x_val, y_val = validation_data
+        val = ([np.asarray(a) for a in (x_val if isinstance(x_val, (list, tuple)) else [x_val])],
+               np.asarray(y_val, np.float32))
+    history = state["history"]
+    while state["epoch"] < epochs and not state["stopped"]:
+        epoch, start = state["epoch"], time.perf_counter()
+        order = (np.random.default_rng([seed, epoch]).permutation(len(y)) if shuffle
+                 else np.arange(len(y)))
+        history["loss"].append(run_epoch(train_step, xs, y, order))
+        history["learning_rate"].append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+        if val is not None:
+            current = run_epoch(val_step, val[0], val[1], np.arange(len(val[1])))
+            history["val_loss"].append(current)
+            if patience is not None:
+                state["wait"] += 1
+                if current < state["best"] or state["best_epoch"] is None:
+                    state.update(best=min(current, state["best"]), best_epoch=epoch, wait=0)
+                    if checkpoint_dir:
+                        _save_weights(model, Path(checkpoint_dir) / f"best-{epoch + 1}.npz")
+                    else:
+                        state["best_weights"] = model.get_weights()
+                elif state["wait"] >= patience and epoch > 0:
+                    state["stopped"] = True
+            if reduce_lr is not None:
+                if current < state["lr_best"] - 1e-4:
+                    state.update(lr_best=current, lr_wait=0)
+                else:
+                    state["lr_wait"] += 1
+                    if state["lr_wait"] >= reduce_lr[1]:
+                        optimizer.learning_rate = float(history["learning_rate"][-1]) * reduce_lr[0]
+                        state["lr_wait"] = 0
+        state["epoch"] = epoch + 1
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss={history['loss'][-1]:.4f}"
+                  + (f" val_loss={history['val_loss'][-1]:.4f}" if history["val_loss"] else "")
+                  + f" ({time.perf_counter() - start:.1f}s)", flush=True)
+        if manager:
+            _save_state(state, Path(checkpoint_dir))
+            epoch_counter.assign(state["epoch"])
+            manager.save(checkpoint_number=state["epoch"])  # every worker saves (collectives)
+            _prune(Path(checkpoint_dir), state)
+    if patience is not None and state["best_epoch"] is not None:
+        weights = state.get("best_weights")
+        if weights is None:  # this worker's file, else the one it resumed from
+            name = f"best-{state['best_epoch'] + 1}.npz"
+            path = next(p for p in (Path(checkpoint_dir) / name, Path(restore_dir) / name)
+                        if p.is_file())
+            with np.load(path) as saved:
+                weights = [saved[f"w{i}"] for i in range(len(saved.files))]
+        model.set_weights(weights)
+    return {k: [float(v) for v in values] for k, values in history.items()}
+
+
+def _save_weights(model, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+
+
+def _save_state(state, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = {k: v for k, v in state.items() if k != "best_weights"}
+    saved.update(best=str(saved["best"]), lr_best=str(saved["lr_best"]))  # strict JSON: inf
+    write_json(saved, folder / f"state-{state['epoch']}.json")
+
+
+def _prune(folder, state):
+    """Keeps the state of the last epoch and the best weights it refers to."""
+    best = f"best-{state['best_epoch'] + 1}.npz" if state["best_epoch"] is not None else None
+    for path in folder.glob("state-*.json"):
+        if path.name != f"state-{state['epoch']}.json":
+            path.unlink(missing_ok=True)
+    for path in folder.glob("best-*.npz"):
+        if path.name != best:
+            path.unlink(missing_ok=True)
+
+
+def remove_checkpoints(path):
+    """Deletes a folder of `fit_distributed` checkpoints (after its unit finished)."""
+    if path is not None and Path(path).exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def is_multi_worker(strategy=None):
+    """Whether ``strategy`` (default: the current one) is a `MultiWorkerMirroredStrategy`."""
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

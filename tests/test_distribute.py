@@ -237,3 +237,50 @@ def test_multi_worker_needs_a_cluster_and_a_supported_task(capsys, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="TF_CONFIG is not JSON"):
         make_strategy("multi-worker")
+
+
+def test_slurm_job_without_tf_config_uses_the_slurm_resolver(monkeypatch, tmp_path):
+    """Inside a Slurm step (fake ``scontrol``), the cluster is read from Slurm's variables."""
+    import tensorflow as tf
+
+    from deepbio.tasks import run_folder
+
+    scontrol = tmp_path / "scontrol"
+    scontrol.write_text("#!/bin/sh\necho node1\necho node2\n")
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    for name, value in {"SLURM_JOB_ID": "7", "SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2",
+                        "SLURM_STEP_NODELIST": "node[1-2]", "SLURM_STEP_TASKS_PER_NODE": "1(x2)",
+                        "CUDA_VISIBLE_DEVICES": "0"}.items():
+        monkeypatch.setenv(name, value)
+
+    class Recorded:
+        def __init__(self, cluster_resolver=None):
+            self.cluster_resolver = cluster_resolver
+
+    monkeypatch.setattr(tf.distribute, "MultiWorkerMirroredStrategy", Recorded)
+    strategy = run_folder.make_strategy("multi-worker")
+    resolver = strategy.cluster_resolver
+    assert isinstance(resolver, tf.distribute.cluster_resolver.SlurmClusterResolver)
+    assert resolver.cluster_spec().as_dict() == {"worker": ["node1:8888", "node2:8888"]}
+    assert (resolver.task_type, resolver.task_id) == ("worker", 1)
+    assert not run_folder.is_chief(strategy)
+
+
+@pytest.mark.parametrize("cluster, task, chief", [
+    ({"worker": ["a:1", "b:1"]}, ("worker", 0), True),
+    ({"worker": ["a:1", "b:1"]}, ("worker", 1), False),
+    ({"chief": ["a:1"], "worker": ["b:1"]}, ("worker", 0), False),
+    ({"chief": ["a:1"], "worker": ["b:1"]}, ("chief", 0), True)])
+def test_the_chief_writes_the_run_folder(cluster, task, chief):
+    import types
+
+    import tensorflow as tf
+
+    from deepbio.tasks.run_folder import is_chief
+
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task[0], task_id=task[1])
+    assert is_chief(types.SimpleNamespace(cluster_resolver=resolver)) is chief
+    assert is_chief(tf.distribute.get_strategy())  # one process: its own chief

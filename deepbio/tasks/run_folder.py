@@ -103,26 +103,28 @@ def multi_worker_strategy():
 
     Raises:
         ValueError: neither ``TF_CONFIG`` nor Slurm, ``TF_CONFIG`` is not
-            JSON, or TensorFlow already ran an op in this process.
+            JSON, Slurm's variables do not resolve, or TensorFlow already
+            ran an op in this process.
     """
     import json
 
     import tensorflow as tf
 
-    resolver = None
+    slurm = False
     if os.environ.get("TF_CONFIG"):
         try:
             json.loads(os.environ["TF_CONFIG"])
         except ValueError as error:
             raise ValueError(f"--strategy multi-worker: TF_CONFIG is not JSON ({error})") from None
     elif os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_PROCID"):
-        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+        slurm = True
     else:
         raise ValueError("--strategy multi-worker needs the cluster: set TF_CONFIG on every "
                          "worker (see README) or run inside a Slurm job")
-    try:
+    try:  # Slurm: hosts from SLURM_STEP_NODELIST, GPUs shared out via CUDA_VISIBLE_DEVICES
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver() if slurm else None
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
-    except RuntimeError as error:  # collectives must be configured before TensorFlow starts
+    except (RuntimeError, OSError) as error:  # collectives configured late; no scontrol
         raise ValueError(f"--strategy multi-worker: {error}") from None
 
 

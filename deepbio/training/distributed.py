@@ -235,6 +235,10 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         state = json.loads((Path(restore_dir) / f"state-{int(epoch_counter.numpy())}.json")
                            .read_text())
         state["best"], state["lr_best"] = (float(state["best"]), float(state["lr_best"]))
+        best = state["best_epoch"] is not None and f"best-{state['best_epoch'] + 1}.npz"
+        if best and Path(restore_dir) != Path(checkpoint_dir):  # a worker resuming from the chief
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(restore_dir) / best, Path(checkpoint_dir) / best)
     val = None
     if validation_data is not None:
         x_val, y_val = validation_data
@@ -280,11 +284,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
             _prune(Path(checkpoint_dir), state)
     if patience is not None and state["best_epoch"] is not None:
         weights = state.get("best_weights")
-        if weights is None:  # this worker's file, else the one it resumed from
-            name = f"best-{state['best_epoch'] + 1}.npz"
-            path = next(p for p in (Path(checkpoint_dir) / name, Path(restore_dir) / name)
-                        if p.is_file())
-            with np.load(path) as saved:
+        if weights is None:
+            with np.load(Path(checkpoint_dir) / f"best-{state['best_epoch'] + 1}.npz") as saved:
                 weights = [saved[f"w{i}"] for i in range(len(saved.files))]
         model.set_weights(weights)
     return {k: [float(v) for v in values] for k, values in history.items()}

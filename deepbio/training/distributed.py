@@ -30,10 +30,12 @@ _DIRECTORIES = []  # stack of [write_dir, restore_dir, calls] set by `checkpoint
 
 @contextlib.contextmanager
 def checkpoint_directory(path, restore_path=None):
-    """Makes `fit_distributed` calls in the block checkpoint under ``path``.
+    """Makes the trainings in the block checkpoint under ``path``.
 
-    The n-th call in the block uses ``path / f"fit{n}"`` (so two fits in one
-    unit of work never share a checkpoint). A worker that is not the chief
+    The n-th training in the block (`fit_distributed`, or
+    `deepbio.training.resume.resumable_fit`; each asks
+    `next_checkpoint_directories`) uses ``path / f"fit{n}"``, so two fits in
+    one unit of work never share a checkpoint. A worker that is not the chief
     writes to its own (temporary) ``path`` but resumes from the chief's
     ``restore_path``, as in the TensorFlow tutorial; that needs the chief's
     folder on a file system every worker reads.
@@ -50,12 +52,21 @@ def checkpoint_directory(path, restore_path=None):
         _DIRECTORIES.pop()
 
 
-def _next_directories():
+def next_checkpoint_directories():
+    """``(write_dir, restore_dir)`` of the next training in the current `checkpoint_directory`.
+
+    Returns:
+        Two `pathlib.Path`, or ``(None, None)`` outside any block (no
+        checkpoints).
+    """
     if not _DIRECTORIES:
         return None, None
     entry = _DIRECTORIES[-1]
     entry[2] += 1
     return entry[0] / f"fit{entry[2]}", entry[1] / f"fit{entry[2]}"
+
+
+_next_directories = next_checkpoint_directories  # the name deepbio.training.resume imports
 
 
 def _step_rows(n, global_batch, pipelines, pipeline, order):
@@ -159,7 +170,7 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
     if patience is not None and validation_data is None:
         raise ValueError("patience (early stopping) needs validation_data")
     if checkpoint_dir is None:
-        checkpoint_dir, default_restore = _next_directories()
+        checkpoint_dir, default_restore = next_checkpoint_directories()
         restore_dir = restore_dir or default_restore
     restore_dir = restore_dir or checkpoint_dir
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)

@@ -1,22 +1,41 @@
-"""FASTA reading through Biopython, with validation that names the file and the record.
+"""FASTA reading through Biopython, streamed, with validation that names the file and the record.
 
 Conventions shared by every task's input:
 
+* plain text (UTF-8) or gzip-compressed text, recognised by its magic bytes
+  (``1f 8b``) whatever the file's name; both are read as a stream, so a file
+  of any size is read in bounded memory (`iter_fasta`, `TextStream`);
 * lower-case letters are accepted and upper-cased (soft-masked sequences are
   common and the case carries no meaning for the models);
 * ``-`` is kept as read: the PTM windows use it as padding beyond a protein's
   ends; every other input rejects it (naming the record and the position);
 * a header without a sequence, a file that is not text or not FASTA, a
-  folder, and (where records are reported by id: ``unique_ids=True``) two
-  records with one id are errors that name the file and the record.
+  folder, a zip archive, corrupt gzip data, and (where records are reported
+  by id: ``unique_ids=True``) two records with one id are errors that name
+  the file and the record.
 """
 
+import codecs
+import gzip
 import io
+import zlib
 from pathlib import Path
 
 from Bio import SeqIO
 
 PROTEIN_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+_PIECE = 1 << 20  # bytes read at a time: a binary file without newlines is caught early
+
+
+class InputError(ValueError):
+    """Bad input already described for the user (naming the file and the record).
+
+    Raised from inside parsers (Biopython, pandas): a binary file, a zip
+    archive, corrupt gzip data, an empty or repeated FASTA record. Callers
+    that re-word the parsers' own ValueErrors pass it through unchanged.
+    """
 
 
 def check_input_file(path, what="input file"):
@@ -41,36 +60,279 @@ def check_input_file(path, what="input file"):
     return path
 
 
-def read_text(path, what="input file"):
-    """The text of ``path``, refusing binary and compressed files with a message naming it.
+def _not_text(data, offset, what, path, error_start=None):
+    """`InputError` for the first NUL byte or undecodable byte of ``data`` (at file ``offset``)."""
+    nul = data.find(b"\x00")
+    bad = [i for i in (nul, error_start) if i is not None and i >= 0]
+    if not bad:
+        return None
+    first = min(bad)
+    return InputError(f"{what} {path} is not a text file (binary byte 0x{data[first]:02x} at "
+                          f"offset {offset + first}); give a plain-text (UTF-8) file")
+
+
+def _gzip_error(error, what, path):
+    return InputError(f"{what} {path}: gzip data is corrupt or truncated "
+                          f"({' '.join(str(error).split())[:120] or type(error).__name__})")
+
+
+def _open_binary(path, what):
+    """The bytes of ``path`` as a stream, decompressed when it starts with gzip's magic bytes."""
+    path = check_input_file(path, what)
+    handle = open(path, "rb")
+    head = handle.read(4)
+    handle.seek(0)
+    if head[:4] == ZIP_MAGIC:
+        handle.close()
+        raise InputError(f"{what} {path} is a zip archive, not a text file")
+    if head[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=handle, mode="rb"), handle
+    return handle, handle
+
+
+class TextStream:
+    """A text file (plain or gzip) read line by line, checked as it goes.
+
+    A read-only text handle (``readline``, ``read``, iteration; what
+    Biopython's parsers and `pandas.read_csv` ask of one). Every line is
+    checked before it is returned: a NUL byte, bytes that are not UTF-8, a
+    zip archive or corrupt gzip data raise `InputError` naming the file
+    and the (decompressed) byte offset. A UTF-8 byte-order mark is dropped.
+    Memory is one line (plus ``read``'s buffer), whatever the file's size.
+
+    Args:
+        path: str or path-like.
+        what: str, what the file is, for messages (``"FASTA file"``).
 
     Raises:
-        FileNotFoundError / ValueError: see `check_input_file`; a gzip / zip
-            file, NUL bytes, or bytes that are not UTF-8 text.
+        FileNotFoundError / ValueError: see `check_input_file`;
+            `InputError` (a ValueError) for a zip archive (at once) and
+            for binary bytes or corrupt gzip data (when reached).
+
+    Example:
+        >>> with TextStream("proteins.fasta.gz", "FASTA file") as lines:
+        ...     headers = sum(line.startswith(">") for line in lines)
     """
-    path = check_input_file(path, what)
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        raise ValueError(f"{what} {path} is gzip-compressed; decompress it first (gunzip)")
-    if data[:4] == b"PK\x03\x04":
-        raise ValueError(f"{what} {path} is a zip archive, not a text file")
-    nul = data.find(b"\x00")
+
+    def __init__(self, path, what="input file"):
+        self.path = Path(path)
+        self.what = what
+        self._stream, self._file = _open_binary(path, what)
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        self._offset = 0
+        self._buffer = ""
+        self._done = False
+
+    def _next_line(self):
+        """The next line of the file (str, with its newline), or "" at the end."""
+        if self._done:
+            return ""
+        text = ""
+        while not text.endswith("\n"):
+            try:
+                data = self._stream.readline(_PIECE)
+            except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+                raise _gzip_error(error, self.what, self.path) from None
+            if not data:
+                pending = self._decoder.getstate()[0]
+                if pending:  # the file ends inside a multi-byte character
+                    raise _not_text(pending, self._offset - len(pending), self.what, self.path, 0)
+                self._done = True
+                break
+            try:
+                piece, problem = self._decoder.decode(data), _not_text(data, self._offset,
+                                                                       self.what, self.path)
+            except UnicodeDecodeError as error:
+                piece, problem = "", _not_text(data, self._offset, self.what, self.path,
+                                               error.start)
+            if problem is not None:
+                raise problem
+            self._offset += len(data)
+            text += piece
+        return text
+
+    def readline(self, size=-1):
+        """The next line (with its newline), "" at the end; ``size`` is ignored."""
+        while "\n" not in self._buffer:
+            line = self._next_line()
+            if not line:
+                break
+            self._buffer += line
+        line, newline, self._buffer = self._buffer.partition("\n")
+        return line + newline
+
+    def read(self, size=-1):
+        """Up to ``size`` characters (all that is left when ``size`` < 0)."""
+        parts, length = [self._buffer], len(self._buffer)
+        while size < 0 or length < size:
+            line = self._next_line()
+            if not line:
+                break
+            parts.append(line)
+            length += len(line)
+        text = "".join(parts)
+        cut = len(text) if size < 0 else size
+        text, self._buffer = text[:cut], text[cut:]
+        return text
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        self._stream.close()
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_text(path, what="input file"):
+    """The whole text of ``path`` (plain or gzip), refusing binary files with a message naming it.
+
+    Args:
+        path: str or path-like.
+        what: str, what the file is, for messages.
+
+    Returns:
+        str.
+
+    Raises:
+        FileNotFoundError / ValueError: see `check_input_file`; a zip
+            archive, corrupt gzip data, NUL bytes, or bytes that are not
+            UTF-8 text (`InputError`).
+    """
+    stream, handle = _open_binary(path, what)
+    try:
+        data = stream.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise _gzip_error(error, what, path) from None
+    finally:
+        stream.close()
+        handle.close()
     try:
         text = data.decode("utf-8-sig")
+        start = None
     except UnicodeDecodeError as error:
-        nul = error.start if nul < 0 else min(nul, error.start)
-        text = None
-    if text is None or nul >= 0:
-        raise ValueError(f"{what} {path} is not a text file (binary byte 0x{data[nul]:02x} at offset "
-                         f"{nul}); give a plain-text (UTF-8) file")
+        text, start = None, error.start
+    problem = _not_text(data, 0, what, path, start)
+    if problem is not None:
+        raise problem
     return text
 
 
-def read_fasta(path, unique_ids=False):
-    """Reads a FASTA file into ``(ids, sequences)``.
+def iter_fasta(path, unique_ids=False):
+    """Streams the records of a FASTA file (plain or gzip) as ``(id, sequence)``.
 
-    Lower-case letters are upper-cased; nothing else is changed (``-`` and
-    other letters are checked by each task, see the module docstring).
+    The file is read lazily (`TextStream` → ``Bio.SeqIO.parse``): memory holds
+    one record (and, with ``unique_ids``, the ids seen so far), whatever the
+    file's size. Each record is checked as it is reached, so an error in
+    record 1,000,000 is raised after 999,999 records were yielded; read the
+    stream once to check a file before acting on it.
+
+    Args:
+        path: str or path-like. A FASTA file (Biopython's ``"fasta"`` format),
+            plain or gzip-compressed.
+        unique_ids: bool. Refuse records without a name or with the same name
+            as an earlier one (inputs whose outputs are reported by id).
+
+    Yields:
+        ``(id, sequence)``: str, str; the sequence upper-cased with
+        whitespace removed (``-`` and other letters are checked by each
+        task, see the module docstring).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: naming the file (and the record): a folder, a binary file,
+            a zip archive or corrupt gzip data, text that is not FASTA, no
+            record, a record with an empty sequence, or (``unique_ids``) a
+            missing or repeated id.
+    """
+    path = Path(path)
+    with TextStream(path, "FASTA file") as lines:
+        yield from _fasta_records(lines, path, unique_ids)
+
+
+def _fasta_records(lines, path, unique_ids=False):
+    """The checked ``(id, sequence)`` records of a text handle ``lines`` read from ``path``."""
+    first = ""
+    for first in lines:
+        if first.strip():
+            break
+    if not first.strip():
+        raise ValueError(f"{path}: no FASTA record found (the file is empty)")
+    if not first.lstrip().startswith(">"):
+        raise ValueError(f"{path}: not FASTA: the first line must be a '>' header, found "
+                         f"{first.strip()[:40]!r}")
+    handle = _Prepended(first.lstrip(), lines)
+    seen, number = {}, 0
+    try:
+        records = SeqIO.parse(handle, "fasta")
+        for number, record in enumerate(records, start=1):
+            sequence = str(record.seq).strip().upper()
+            if not sequence:
+                raise InputError(f"{path}: record {number} ({record.id!r}) has an empty "
+                                     f"sequence; remove its header or add its sequence")
+            if unique_ids:
+                if not record.id:
+                    raise InputError(f"{path}: record {number} has no name after '>'; give "
+                                         f"every record a unique name")
+                if record.id in seen:
+                    raise InputError(f"{path}: record {number} repeats the name {record.id!r} "
+                                         f"of record {seen[record.id]}; give every record a "
+                                         f"unique name")
+                seen[record.id] = number
+            yield record.id, sequence
+    except InputError:
+        raise
+    except ValueError as error:  # Biopython's own format errors
+        raise ValueError(f"{path}: not a valid FASTA file ({' '.join(str(error).split())[:120]})") \
+            from None
+    if not number:
+        raise ValueError(f"{path}: no FASTA record found (empty file or not FASTA)")
+
+
+class _Prepended:
+    """A text handle: ``first`` (one line), then the lines of ``rest``."""
+
+    def __init__(self, first, rest):
+        self._first, self._rest = first, rest
+
+    def read(self, size=-1):
+        if size == 0:
+            return ""
+        first, self._first = self._first or "", None
+        return first + self._rest.read(size)
+
+    def readline(self):
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return self._rest.readline()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def read_fasta(path, unique_ids=False):
+    """Reads a whole FASTA file (plain or gzip) into ``(ids, sequences)``.
+
+    `iter_fasta` collected into two lists; for files of any size, stream
+    with `iter_fasta` instead.
 
     Args:
         path: str or path-like. A FASTA file (Biopython's ``"fasta"`` format).
@@ -82,47 +344,21 @@ def read_fasta(path, unique_ids=False):
         with surrounding whitespace removed.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: naming the file (and the record): a folder, a binary or
-            compressed file, text that is not FASTA, no record, a record
-            with an empty sequence, or (``unique_ids``) a missing or
-            repeated id.
+        FileNotFoundError / ValueError: see `iter_fasta`.
     """
-    path = Path(path)
-    return parse_fasta_text(read_text(path, "FASTA file"), path, unique_ids)
+    ids, sequences = [], []
+    for name, sequence in iter_fasta(path, unique_ids):
+        ids.append(name)
+        sequences.append(sequence)
+    return ids, sequences
 
 
 def parse_fasta_text(text, path, unique_ids=False):
     """`read_fasta` of text already read from ``path`` (used in messages); same checks."""
-    first = next((line for line in text.splitlines() if line.strip()), None)
-    if first is None:
-        raise ValueError(f"{path}: no FASTA record found (the file is empty)")
-    if not first.lstrip().startswith(">"):
-        raise ValueError(f"{path}: not FASTA: the first line must be a '>' header, found "
-                         f"{first.strip()[:40]!r}")
-    ids, sequences, seen = [], [], {}
-    try:
-        records = list(SeqIO.parse(io.StringIO(text), "fasta"))
-    except ValueError as error:  # Biopython's own format errors
-        raise ValueError(f"{path}: not a valid FASTA file ({' '.join(str(error).split())[:120]})") \
-            from None
-    for number, record in enumerate(records, start=1):
-        sequence = str(record.seq).strip().upper()
-        if not sequence:
-            raise ValueError(f"{path}: record {number} ({record.id!r}) has an empty sequence; "
-                             f"remove its header or add its sequence")
-        if unique_ids:
-            if not record.id:
-                raise ValueError(f"{path}: record {number} has no name after '>'; give every "
-                                 f"record a unique name")
-            if record.id in seen:
-                raise ValueError(f"{path}: record {number} repeats the name {record.id!r} of "
-                                 f"record {seen[record.id]}; give every record a unique name")
-            seen[record.id] = number
-        ids.append(record.id)
+    ids, sequences = [], []
+    for name, sequence in _fasta_records(io.StringIO(text), path, unique_ids):
+        ids.append(name)
         sequences.append(sequence)
-    if not sequences:
-        raise ValueError(f"{path}: no FASTA record found (empty file or not FASTA)")
     return ids, sequences
 
 

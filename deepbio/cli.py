@@ -149,6 +149,37 @@ def _add_common(parser, task_name, mode):
     return group
 
 
+def _positive_int(flag):
+    def parse(text):
+        value = _parse_scalar(int, flag)(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        return value
+    return parse
+
+
+def _shard(text):
+    from deepbio.tasks.predict_stream import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_stream_flags(group):
+    """``--chunk-size`` and ``--shard`` of ``deepbio predict`` (`deepbio.tasks.predict_stream`)."""
+    from deepbio.tasks.predict_stream import DEFAULT_CHUNK_SIZE
+
+    group.add_argument("--chunk-size", type=_positive_int("chunk-size"), default=DEFAULT_CHUNK_SIZE,
+                       metavar="N",
+                       help=f"sites / windows / complexes read, scored and written at a time; "
+                            f"memory grows with it, not with the input (default {DEFAULT_CHUNK_SIZE})")
+    group.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                       help="score only records k (0-based, file order) with k %% N == I-1; the N "
+                            "shards' outputs together hold every record once (default: all)")
+
+
 def _task_parser(subparsers, task, mode):
     description = textwrap.fill(task.description, 96)
     if task.example:
@@ -180,6 +211,8 @@ def _task_parser(subparsers, task, mode):
         group.add_argument("--model", required=True, metavar="MODEL",
                             help="a trained model (a run's model.keras, or its run folder)")
         group.add_argument("--input", required=True, metavar="FILE", help=what)
+        if mode == "predict":
+            _add_stream_flags(group)
     task.add_arguments(parser, mode)
     return parser
 

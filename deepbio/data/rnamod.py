@@ -62,7 +62,7 @@ def centre_crop(sequence, length):
     return sequence[start:start + length]
 
 
-def check_rna_windows(sequences, ids=None, source="input", min_length=51):
+def check_rna_windows(sequences, ids=None, source="input", min_length=51, start=1):
     """Checks RNA windows: odd length ≥ ``min_length``, bases A, C, G, T/U, N only.
 
     Args:
@@ -71,6 +71,8 @@ def check_rna_windows(sequences, ids=None, source="input", min_length=51):
         source: str, where the windows come from (a file name).
         min_length: int, the shortest allowed window (the model's input
             length; longer windows are centre-cropped).
+        start: int, the record number (1-based, in ``source``) of
+            ``sequences[0]``, for messages (a file checked in pieces).
 
     Raises:
         ValueError: naming the source, the record and the problem (a bad
@@ -78,7 +80,7 @@ def check_rna_windows(sequences, ids=None, source="input", min_length=51):
     """
     allowed = set("ACGTUN")
     for number, window in enumerate(sequences):
-        name = f"record {number + 1}" + (f" ({ids[number]!r})" if ids is not None else "")
+        name = f"record {number + start}" + (f" ({ids[number]!r})" if ids is not None else "")
         bad = set(window) - allowed
         if bad:
             position = min(window.index(c) for c in bad)

@@ -512,8 +512,12 @@ class BindingTask(Task):
         return run_pipeline(config, folder, train_only=True)
 
     def predict(self, model_path, input_path, output_path, args):
-        pairs = predict_pairs(model_path, input_path, output_path, args.max_protein_length)
-        return f"{len(pairs)} complexes → {output_path}"
+        from deepbio.tasks.predict_stream import shard_label
+
+        shard = getattr(args, "shard", None)
+        done = predict_pairs(model_path, input_path, output_path, args.max_protein_length,
+                             getattr(args, "chunk_size", None), shard, getattr(args, "verbose", 0))
+        return f"{done.rows} complexes{shard_label(shard)} → {output_path}"
 
     def summary(self, report):
         if "overall" not in report:

@@ -1,7 +1,8 @@
 """Predicting ΔG of new complexes with a trained binding model (``deepbio predict binding``).
 
-The file-based `predict_pairs` (the command line) and the web page share
-`predict_complex_dg`; inputs are checked before the model loads.
+The file-based `predict_pairs` (the command line; streamed, see
+`deepbio.tasks.predict_stream`) and the web page share `predict_complex_dg`;
+inputs are checked before the model loads.
 """
 
 from pathlib import Path
@@ -9,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepbio.utils import write_csv
 
 
 def _binding_model_check(model):
@@ -19,52 +19,86 @@ def _binding_model_check(model):
     return None
 
 
-def _read_pairs(pairs_path):
-    """The complexes of a pairs CSV, checked; raises ValueError naming the file and the row."""
-    import io
+PAIR_COLUMNS = ("protein", "nucleic_acid", "type", "complementary")
 
-    from deepbio.data.fasta import read_text
+
+def iter_pairs(pairs_path, chunk_size=4096):
+    """Streams the complexes of a pairs CSV (plain or gzip) in checked chunks.
+
+    Args:
+        pairs_path: str or path-like, a CSV with ``protein``, ``nucleic_acid``,
+            ``type`` (DNA or RNA, any case) and optionally ``complementary``
+            (other columns are kept as they are).
+        chunk_size: int ≥ 1, rows per chunk.
+
+    Yields:
+        ``(first, frame)``: ``first`` (int) is the 0-based index of the
+        chunk's first complex in the file (its CSV row is ``first + 2``);
+        ``frame`` a DataFrame of str with the file's columns (and an empty
+        ``complementary`` when the file has none), sequences stripped,
+        ``type`` upper-cased.
+
+    Raises:
+        FileNotFoundError: a missing file.
+        ValueError: the file is a folder, binary, corrupt gzip, not CSV,
+            misses a column or has no rows, or a row has an empty sequence
+            or a bad ``type`` (the message names the file and the row).
+    """
+    from deepbio.data.fasta import InputError, TextStream
 
     pairs_path = Path(pairs_path)
-    text = read_text(pairs_path, "pairs file")
-    try:
-        pairs = pd.read_csv(io.StringIO(text), keep_default_na=False, dtype=str)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{pairs_path}: empty file; expected a header line with protein, "
-                         f"nucleic_acid, type") from None
-    except (pd.errors.ParserError, ValueError) as error:
-        raise ValueError(f"{pairs_path}: not a valid CSV file ({' '.join(str(error).split())[:160]})") \
-            from None
-    missing = {"protein", "nucleic_acid", "type"} - set(pairs.columns)
-    if missing:
-        raise ValueError(f"{pairs_path}: missing column(s) {sorted(missing)}; found "
-                         f"{list(pairs.columns)} (expected protein, nucleic_acid, type[, "
-                         f"complementary])")
-    if pairs.empty:
+    with TextStream(pairs_path, "pairs file") as text:
+        try:
+            reader = pd.read_csv(text, keep_default_na=False, dtype=str, chunksize=chunk_size)
+            first = 0
+            for pairs in reader:
+                if not first:
+                    missing = {"protein", "nucleic_acid", "type"} - set(pairs.columns)
+                    if missing:
+                        raise InputError(f"{pairs_path}: missing column(s) {sorted(missing)}; found "
+                                         f"{list(pairs.columns)} (expected protein, nucleic_acid, "
+                                         f"type[, complementary])")
+                yield first, _checked_pairs(pairs, pairs_path, first)
+                first += len(pairs)
+        except InputError:
+            raise
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{pairs_path}: empty file; expected a header line with protein, "
+                             f"nucleic_acid, type") from None
+        except (pd.errors.ParserError, ValueError) as error:
+            raise ValueError(f"{pairs_path}: not a valid CSV file "
+                             f"({' '.join(str(error).split())[:160]})") from None
+    if not first:
         raise ValueError(f"{pairs_path}: no complexes (a header line but no rows)")
+
+
+def _checked_pairs(pairs, pairs_path, first):
+    """``pairs`` (rows ``first + 2``... of ``pairs_path``) checked and normalised (see `iter_pairs`)."""
+    from deepbio.data.fasta import InputError
+
     if "complementary" not in pairs.columns:
         pairs["complementary"] = ""
-    for column in ("protein", "nucleic_acid", "type", "complementary"):
+    for column in PAIR_COLUMNS:
         pairs[column] = pairs[column].str.strip()
-    for i, row in enumerate(pairs.itertuples(index=False)):
+    for i, row in enumerate(pairs.itertuples(index=False), start=first + 2):
         for column in ("protein", "nucleic_acid"):
             if not getattr(row, column):
-                raise ValueError(f"{pairs_path}: row {i + 2} has an empty {column}; fill it in or "
+                raise InputError(f"{pairs_path}: row {i} has an empty {column}; fill it in or "
                                  f"remove the row")
         if row.type.upper() not in ("DNA", "RNA"):
-            raise ValueError(f"{pairs_path}: row {i + 2} has type {row.type!r}; expected DNA or RNA")
+            raise InputError(f"{pairs_path}: row {i} has type {row.type!r}; expected DNA or RNA")
     pairs["type"] = pairs["type"].str.upper()
     return pairs
 
 
-def encode_pairs(tokenizer, pairs, source="input", max_protein_length=None):
+def encode_pairs(tokenizer, pairs, source="input", max_protein_length=None, first=0):
     """Token ids of the complexes in ``pairs`` (``protein``, ``nucleic_acid``, ``type``,
-    ``complementary``); raises ValueError naming ``source`` and the row for a letter the
-    tokenizer rejects."""
+    ``complementary``); raises ValueError naming ``source`` and the row (``first`` + 2 for the
+    first) for a letter the tokenizer rejects."""
     return [tokenizer.encode_complex(r.protein, r.nucleic_acid, r.type, r.complementary or None,
-                                     name=f"{source} row {i + 2}",
+                                     name=f"{source} row {i}",
                                      max_protein_length=max_protein_length)
-            for i, r in enumerate(pairs.itertuples(index=False))]
+            for i, r in enumerate(pairs.itertuples(index=False), start=first + 2)]
 
 
 def predict_complex_dg(model, tokenizer, pairs, source="input", max_protein_length=None,
@@ -97,29 +131,66 @@ def predict_complex_dg(model, tokenizer, pairs, source="input", max_protein_leng
     return pairs
 
 
-def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None):
-    """ΔG of the complexes in a CSV (``protein``, ``nucleic_acid``, ``type``, optional ``complementary``).
+def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, chunk_size=None,
+                  shard=None, verbose=0):
+    """ΔG of the complexes in a CSV (``protein``, ``nucleic_acid``, ``type``, optional ``complementary``), streamed.
 
-    The CSV is checked (and every row tokenized) before the model is loaded;
-    sequences may be lower case, ``type`` is DNA or RNA (any case).
+    The CSV (plain or gzip, any size) is read twice as a stream: first to
+    check every row and tokenize it (before the model is loaded), then to
+    score ``chunk_size`` complexes at a time, each chunk's rows appended to
+    a hidden temporary file renamed to ``output_path`` at the end (see
+    `deepbio.tasks.predict_stream`). Sequences may be lower case, ``type``
+    is DNA or RNA (any case). Each chunk is padded to its own longest
+    complex; the padding is masked, so ΔG does not depend on the chunking
+    beyond float32 rounding.
+
+    Args:
+        model_path: a binding ``model.keras`` (or its run folder).
+        pairs_path: the pairs CSV.
+        output_path: the CSV written (atomically): the input's columns (with
+            ``complementary``) and ``predicted_dg`` (kcal/mol).
+        max_protein_length: optional int ≥ 1, residues kept per protein.
+        chunk_size: int ≥ 1, complexes scored at a time (default
+            `DEFAULT_CHUNK_SIZE`, 4096).
+        shard: optional ``(i, n)``: only complexes k (0-based, file order)
+            with ``k % n == i - 1`` (every row is still checked).
+        verbose: int, 0 silent, otherwise a progress bar on stderr.
+
+    Returns:
+        `Streamed`: ``records`` and ``rows`` (complexes scored) and ``path``.
 
     Raises:
         FileNotFoundError: a file is missing.
-        ValueError: the pairs file is a folder, binary, not CSV, misses a
-            column or has no rows, a row has an empty sequence, a bad
-            ``type`` or a letter the tokenizer rejects (the message names the
-            file and the row); or the model is not a binding model.
+        ValueError: the pairs file is a folder, binary, corrupt gzip, not
+            CSV, misses a column or has no rows, a row has an empty sequence,
+            a bad ``type`` or a letter the tokenizer rejects (the message
+            names the file and the row); a ``max_protein_length`` or
+            ``chunk_size`` below 1; or the model is not a binding model.
     """
     from deepbio.models.loading import load_task_model
     from deepbio.models.multiomic import make_tokenizer
+    from deepbio.tasks.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, in_shard,
+                                              progress)
 
     if max_protein_length is not None and max_protein_length < 1:
         raise ValueError(f"--max-protein-length must be at least 1, got {max_protein_length}")
+    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    if chunk_size < 1:
+        raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
     pairs_path = Path(pairs_path)
-    pairs = _read_pairs(pairs_path)
     tokenizer = make_tokenizer()
-    encode_pairs(tokenizer, pairs, pairs_path, max_protein_length)  # checked before the model loads
+    rows, columns = 0, None
+    for first, pairs in iter_pairs(pairs_path, chunk_size):  # checked before the model loads
+        encode_pairs(tokenizer, pairs, pairs_path, max_protein_length, first)
+        rows += sum(in_shard(first + i, shard) for i in range(len(pairs)))
+        columns = columns or [*pairs.columns, "predicted_dg"]
     model = load_task_model(model_path, "binding", _binding_model_check)
-    pairs = predict_complex_dg(model, tokenizer, pairs, pairs_path, max_protein_length)
-    write_csv(pairs, output_path)
-    return pairs
+    with CSVStream(output_path, columns) as out, progress(rows, "complex", verbose) as bar:
+        for first, pairs in iter_pairs(pairs_path, chunk_size):
+            keep = [in_shard(first + i, shard) for i in range(len(pairs))]
+            if any(keep):
+                frame = predict_complex_dg(model, tokenizer, pairs[keep], pairs_path,
+                                           max_protein_length)
+                out.write(frame)
+                bar.update(len(frame))
+    return Streamed(rows, out.rows, output_path)

@@ -18,6 +18,9 @@ that memorised its own label.
 
 Every window of the benchmark is a modified lysine, so the model answers
 *which* modification(s) a lysine carries given that it is modified.
+
+Prediction on whole proteins (``deepbio predict ptm``) lives in
+`deepbio.tasks.ptm_predict`; its names are re-exported here.
 """
 
 import dataclasses
@@ -26,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 import Feature_extraction_algorithms as fea
 from deepbio.data import PTM_COMBINATIONS, PTM_LABELS, load_ptm
@@ -36,7 +38,9 @@ from deepbio.training.calibration import CALIBRATIONS
 MODEL_TYPES = ("trees", "powerset", "linear", "stack", "network")
 from deepbio.tasks.base import (CrossValidationConfig, EarlyStoppingConfig, Task, TrainingConfig,
                                 option)
-from deepbio.utils import write_csv
+from deepbio.tasks.ptm_predict import (check_protein, predict_protein_sites,  # noqa: F401
+                                       predict_proteins, prediction_columns, protein_site_windows,
+                                       protein_windows)
 
 
 @dataclasses.dataclass
@@ -320,130 +324,6 @@ def _interpret(config, folder, final, cvs, train, test):
                       "test_" if test else "cv_")
 
 
-def protein_windows(protein, half=24, pad="-"):
-    """Every K of a full-length protein as a 49-residue window.
-
-    Args:
-        protein: str, residues of one protein.
-        half: int, residues on each side of the K (24).
-        pad: str, one character put beyond the protein's ends.
-
-    Returns:
-        ``(positions, windows)``: 1-based positions of the K residues and
-        the windows, padded with ``pad`` at the ends.
-    """
-    padded = pad * half + protein + pad * half
-    positions = [i for i, residue in enumerate(protein) if residue == "K"]
-    return [p + 1 for p in positions], [padded[p:p + 2 * half + 1] for p in positions]
-
-
-def protein_site_windows(ids, proteins, source="input"):
-    """Checks full-length proteins and cuts a window around every K.
-
-    Args:
-        ids: sequence of str, protein names.
-        proteins: sequence of str (upper case).
-        source: str, where the proteins come from (a file name), for messages.
-
-    Returns:
-        ``(rows, windows)``: ``(protein, 1-based position)`` of every K and
-        its 49-residue window (``-`` beyond the protein's ends).
-
-    Raises:
-        ValueError: a protein with a gap, a non-standard residue or no lysine
-            at all (the message names ``source`` and the record).
-    """
-    rows, windows = [], []
-    for number, (name, protein) in enumerate(zip(ids, proteins), start=1):
-        bad = [i for i, residue in enumerate(protein) if residue not in fea.PROTEIN_ALPHABET]
-        if bad:
-            residue = protein[bad[0]]
-            what = "a gap '-'" if residue == "-" else f"non-standard residue {residue!r}"
-            hint = ("give ungapped full-length proteins" if residue == "-" else
-                    f"only the 20 standard residues {fea.PROTEIN_ALPHABET} are allowed")
-            raise ValueError(f"{source}: record {number} ({name!r}) has {what} at position "
-                             f"{bad[0] + 1}; {hint}")
-        positions, protein_windows_ = protein_windows(protein)
-        if not positions:
-            raise ValueError(f"{source}: record {number} ({name!r}) contains no lysine (K), so "
-                             f"there is no site to score; remove it")
-        rows += [(name, p) for p in positions]
-        windows += protein_windows_
-    return rows, windows
-
-
-def predict_protein_sites(predictor, ids, proteins, source="input"):
-    """Per-site PTM probabilities for every K of proteins held in memory.
-
-    The one prediction path of `predict_proteins` (``deepbio predict ptm``)
-    and of the web page (`deepbio.serve`).
-
-    Args:
-        predictor: a loaded PTM model (`deepbio.models.ptm.predictor.load_ptm_predictor`:
-            trees / linear / stack ensemble or the network), with its thresholds.
-        ids, proteins: sequences of str, names and full-length proteins.
-        source: str, where they come from, for messages.
-
-    Returns:
-        DataFrame ``protein, position, window``, ``p_<ptm>_given_modified``
-        for the four PTMs (calibrated, rounded to 6 decimals), ``predicted``
-        (label letters called at the run's thresholds) and ``call_<ptm>``
-        (0/1).
-
-    Raises:
-        ValueError: see `protein_site_windows`.
-    """
-    from deepbio.models.ptm.predictor import decide
-    from deepbio.training.ptm_protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
-
-    rows, windows = protein_site_windows(ids, proteins, source)
-    probabilities = np.asarray(predictor.predict_proba(windows), np.float64)
-    calls = decide(predictor, probabilities)
-    frame = pd.DataFrame(rows, columns=["protein", "position"])
-    frame["window"] = windows
-    for j, column in enumerate(PROBABILITY_COLUMNS):
-        frame[column] = np.round(probabilities[:, j], 6)
-    frame["predicted"] = ["".join(l for l, c in zip(PTM_LABELS, row) if c) for row in calls]
-    for j, column in enumerate(CALL_COLUMNS):
-        frame[column] = calls[:, j]
-    return frame
-
-
-def predict_proteins(fasta, model_path, output_csv):
-    """Per-site PTM probabilities for every K of every protein in a FASTA.
-
-    Every window of the OmniK-PTM benchmark is a modified site, so the
-    probabilities say *which* of the four PTMs a lysine carries if it is
-    modified; they are not the probability that it is modified at all.
-
-    Args:
-        fasta: path of a protein FASTA (full-length sequences, 20 standard
-            residues).
-        model_path: a PTM run folder (``ptm_model.joblib`` or
-            ``model.keras`` with ``thresholds.json``) or one of those files.
-        output_csv: path of the CSV written (atomically), the columns of
-            `predict_protein_sites`.
-
-    Returns:
-        The pandas DataFrame written (`predict_protein_sites`).
-
-    Raises:
-        FileNotFoundError: missing FASTA or model.
-        ValueError: a FASTA that is empty, binary or not FASTA, a repeated
-            id, a protein with a gap, a non-standard residue or no lysine at
-            all (the message names the file and the record; checked before
-            the model loads), or a model that is not a PTM model.
-    """
-    from deepbio.data import read_fasta
-    from deepbio.models.ptm.predictor import load_ptm_predictor
-
-    ids, proteins = read_fasta(fasta, unique_ids=True)
-    protein_site_windows(ids, proteins, fasta)  # the file is checked before the model loads
-    frame = predict_protein_sites(load_ptm_predictor(model_path), ids, proteins, fasta)
-    write_csv(frame, output_csv)
-    return frame
-
-
 def saliency_inputs(model, tokens):
     """The feature-level classifier of a PTM ``model.keras`` and its inputs for ``tokens``.
 
@@ -519,8 +399,13 @@ class PTMTask(Task):
         return run_pipeline(config, folder, evaluate_test=False)
 
     def predict(self, model_path, input_path, output_path, args):
-        frame = predict_proteins(input_path, model_path, output_path)
-        return f"{len(frame)} lysine sites of {frame['protein'].nunique()} proteins → {output_path}"
+        from deepbio.tasks.predict_stream import shard_label
+
+        shard = getattr(args, "shard", None)
+        done = predict_proteins(input_path, model_path, output_path, getattr(args, "chunk_size", None),
+                                shard, getattr(args, "verbose", 0))
+        return (f"{done.rows} lysine sites of {done.records} proteins{shard_label(shard)} → "
+                f"{output_path}")
 
     def interpret(self, model_path, input_path, output_dir, args):
         from deepbio.models.ptm.predictor import PREDICTOR_FILE

@@ -10,23 +10,28 @@ on valid and test beside a k-mer logistic-regression baseline fitted on train
 
 Of the ten modifications, m1A has only a valid split and m6A no data at all in
 VQ-RNA's release, so 8 can be trained; m1A is reported as untrainable.
+
+Prediction (``deepbio predict rnamod``, windows or ``--scan`` of whole
+transcripts) lives in `deepbio.tasks.rnamod_predict`; its names are
+re-exported here.
 """
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from deepbio.baselines import kmer_baseline
-from deepbio.data.rnamod import (RNAMOD_NAMES, available_modifications, check_rna_windows,
-                                 load_rnamod, modification_index, one_hot_rna)
+from deepbio.data.rnamod import (RNAMOD_NAMES, available_modifications, load_rnamod,
+                                 modification_index, one_hot_rna)
 from deepbio.metrics import binary_metrics
 from deepbio.tasks.base import (EarlyStoppingConfig, Task, TrainingConfig, TransformerSizeConfig,
                                 option)
-from deepbio.utils import write_csv
+from deepbio.tasks.rnamod_predict import (_models_at, check_rna_sequence,  # noqa: F401
+                                          position_windows, predict_rna_positions,
+                                          predict_rna_windows, predict_windows)
 
 METRICS = ("acc", "sensitivity", "specificity", "mcc", "auroc", "auprc")
 
@@ -351,152 +356,6 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
     return folder.write_report(report)
 
 
-def _read_windows(fasta, length=1):
-    """``(ids, windows)`` of a FASTA of RNA windows, checked (odd length ≥ ``length``, bases).
-
-    Raises:
-        FileNotFoundError / ValueError: naming the file and the record.
-    """
-    from deepbio.data import read_fasta
-
-    ids, windows = read_fasta(fasta, unique_ids=True)
-    check_rna_windows(windows, ids, source=str(fasta), min_length=length)
-    return ids, windows
-
-
-def _models_at(model_path):
-    """``[(head names, VQRNA)]`` of a ``.keras`` file, or of every model in a run folder."""
-    from deepbio.models.loading import load_task_model
-
-    path = Path(model_path)
-    if path.is_dir() and (path / "model.keras").is_file():
-        files = [path / "model.keras"]
-    elif path.is_dir():
-        files = sorted(p for p in path.glob("*/model.keras") if p.parent.name != "multitask")
-        if not files:
-            files = sorted(path.glob("*/model.keras"))
-        if not files:
-            raise ValueError(f"model folder {path} holds no model.keras nor */model.keras; give an "
-                             f"rnamod run folder or one of its model.keras files")
-    else:
-        files = [path]
-    loaded = [load_task_model(f, "rnamod", _vqrna_check) for f in files]
-    return [(m.modification_names, m) for m in loaded]
-
-
-def predict_rna_windows(models, ids, windows, source="input", batch_size=512):
-    """Per-modification probabilities of RNA windows held in memory.
-
-    The one prediction path of `predict_windows` (``deepbio predict rnamod``),
-    `predict_rna_positions` and the web page (`deepbio.serve`).
-
-    Args:
-        models: ``[(head names, VQRNA)]`` as `_models_at` returns.
-        ids: sequence of str, window names.
-        windows: sequence of str, odd length ≥ every model's input length
-            (longer ones are centre-cropped), bases A, C, G, T/U, N.
-        source: str, where the windows come from, for messages.
-        batch_size: int.
-
-    Returns:
-        DataFrame ``id, length, <one probability column per modification>``
-        (rounded to 6 decimals).
-
-    Raises:
-        ValueError: a bad base or gap, a wrong length (naming ``source`` and
-            the record).
-    """
-    length = max(m.sequence_length for _, m in models)
-    check_rna_windows(windows, ids, source=str(source), min_length=length)
-    frame = pd.DataFrame({"id": list(ids), "length": [len(w) for w in windows]})
-    for names, model in models:
-        x = one_hot_rna(windows, model.sequence_length)
-        probabilities = model.classifier().predict(x, batch_size=batch_size, verbose=0)
-        for j, name in enumerate(names):
-            frame[name] = np.round(probabilities[:, j], 6)
-    return frame
-
-
-def position_windows(sequence, length):
-    """One window of ``length`` (odd) nt centred on each position of ``sequence``, N beyond its ends."""
-    half = length // 2
-    padded = "N" * half + sequence + "N" * half
-    return [padded[i:i + length] for i in range(len(sequence))]
-
-
-def predict_rna_positions(models, sequence, name="sequence", source="input", batch_size=512):
-    """Per-position probabilities along a whole RNA/DNA sequence (sliding windows).
-
-    Each position is scored as the centre of a window of the longest model
-    input length, padded with N beyond the sequence's ends, through
-    `predict_rna_windows`.
-
-    Args:
-        models: ``[(head names, VQRNA)]`` as `_models_at` returns.
-        sequence: str, bases A, C, G, T/U, N (any case).
-        name: str, the record name, for messages.
-        source: str, where it comes from, for messages.
-        batch_size: int.
-
-    Returns:
-        DataFrame ``position`` (1-based), ``base``, ``<one probability column
-        per modification>``.
-
-    Raises:
-        ValueError: an empty sequence, a gap or a letter that is not a base
-            (naming ``source``, the record and the position).
-    """
-    sequence = str(sequence).strip().upper()
-    if not sequence:
-        raise ValueError(f"{source}: record {name!r} is empty; give an RNA or DNA sequence")
-    odd = sequence if len(sequence) % 2 else sequence + "N"  # only its bases are checked here
-    check_rna_windows([odd], [name], source=str(source), min_length=1)
-    length = max(m.sequence_length for _, m in models)
-    windows = position_windows(sequence, length)
-    frame = predict_rna_windows(models, [f"{name}:{i + 1}" for i in range(len(sequence))], windows,
-                                source, batch_size)
-    frame = frame.drop(columns=["id", "length"])
-    frame.insert(0, "base", list(sequence))
-    frame.insert(0, "position", np.arange(1, len(sequence) + 1))
-    return frame
-
-
-def predict_windows(fasta, model_path, output_csv, batch_size=512):
-    """Per-modification probabilities for RNA windows.
-
-    Args:
-        fasta: FASTA of windows centred on the candidate site, odd length
-            ≥ the model's input length (longer ones are centre-cropped),
-            bases A, C, G, T/U, N.
-        model_path: a ``model.keras`` written by `run` (per-modification or
-            multi-task), or a run folder (every per-modification model).
-        output_csv: the CSV written (atomically): ``id, length, <one
-            probability column per modification>``.
-
-    Returns:
-        The pandas DataFrame written (`predict_rna_windows`).
-
-    Raises:
-        FileNotFoundError: missing FASTA or model.
-        ValueError: a FASTA that is empty, binary or not FASTA, a repeated
-            id, a bad base or gap, a wrong length (the message names the file
-            and the record; the file is checked before the models load), or
-            a model that is not an rnamod model.
-    """
-    ids, windows = _read_windows(fasta)  # the file is checked before the models load
-    models = _models_at(model_path)
-    frame = predict_rna_windows(models, ids, windows, fasta, batch_size)
-    write_csv(frame, output_csv)
-    return frame
-
-
-
-def _vqrna_check(model):
-    if not hasattr(model, "modification_names") or not hasattr(model, "classifier"):
-        return "it is not a VQ-RNA model; train one with 'deepbio train rnamod'"
-    return None
-
-
 class RNAModTask(Task):
     """``deepbio run rnamod``: VQ-RNA RNA modification sites."""
 
@@ -511,7 +370,7 @@ class RNAModTask(Task):
                "deepbio predict rnamod --model runs/rnamod --input sites.fasta")
     profiles = {name: (lambda name=name: RNAModConfig.for_profile(name)) for name in PROFILES}
     predict_input = ("FASTA of RNA/DNA windows centred on the candidate site, odd length ≥ the "
-                     "model's (longer ones are centre-cropped)")
+                     "model's (longer ones are centre-cropped); with --scan, whole transcripts")
 
     def run(self, config, folder):
         return run_pipeline(config, folder, evaluate_test=True, interpret=True)
@@ -519,9 +378,23 @@ class RNAModTask(Task):
     def train(self, config, folder):
         return run_pipeline(config, folder, evaluate_test=False, interpret=False)
 
+    def add_arguments(self, parser, mode):
+        if mode == "predict":
+            parser.add_argument("--scan", action="store_true",
+                                help="--input holds whole transcripts (any length): score every "
+                                     "position as the centre of a window (N beyond the ends); "
+                                     "rows id, position, base, probabilities")
+
     def predict(self, model_path, input_path, output_path, args):
-        frame = predict_windows(input_path, model_path, output_path)
-        return f"{len(frame)} windows scored for {', '.join(frame.columns[2:])} → {output_path}"
+        from deepbio.tasks.predict_stream import shard_label
+
+        scan, shard = getattr(args, "scan", False), getattr(args, "shard", None)
+        done = predict_windows(input_path, model_path, output_path,
+                               chunk_size=getattr(args, "chunk_size", None), shard=shard,
+                               verbose=getattr(args, "verbose", 0), scan=scan)
+        what = (f"{done.rows} positions of {done.records} sequences" if scan else
+                f"{done.rows} windows")
+        return f"{what}{shard_label(shard)} scored → {output_path}"
 
     tunable = True
 

@@ -17,6 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from deepbio.data import fetch
 from deepbio.tasks import ptm
 
@@ -40,7 +42,8 @@ def main(argv=None):
     proteins = out / "proteins.fasta"
     proteins.write_text("".join(f">{acc} {pronab[acc]['Protein Name']}\n{pronab[acc]['Sequence']}\n"
                                 for acc in chosen))
-    frame = ptm.predict_proteins(proteins, args.model, out / "predictions.csv")
+    ptm.predict_proteins(proteins, args.model, out / "predictions.csv")  # streamed to the CSV
+    frame = pd.read_csv(out / "predictions.csv", keep_default_na=False)
     print(f"{len(frame)} lysines in {len(chosen)} proteins; predictions in {out / 'predictions.csv'}")
     print("Each probability answers: which PTM would this lysine carry if it is modified? "
           "(P(PTM | modified); the model cannot say whether a lysine is modified at all.)")

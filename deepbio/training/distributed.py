@@ -66,7 +66,6 @@ def next_checkpoint_directories():
     return entry[0] / f"fit{entry[2]}", entry[1] / f"fit{entry[2]}"
 
 
-_next_directories = next_checkpoint_directories  # the name deepbio.training.resume imports
 
 
 def _step_rows(n, global_batch, pipelines, pipeline, order):

@@ -148,24 +148,26 @@ def train_model(config, x_train, y_train, x_val, y_val, verbose=1):
     (same early stopping and learning-rate schedule; no AUROC in the history).
     """
     from deepbio.training.distributed import fit_distributed, is_multi_worker
+    from deepbio.training.resume import resumable_fit
 
     model = build_classifier(config, x_train[1].shape[-1])
     loss = _loss(config, y_train)
     model.compile(
         optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
-        loss=loss, metrics=[keras.metrics.AUC(multi_label=True, name="auroc")])
+        loss=loss, metrics=[keras.metrics.AUC(multi_label=True, name="auroc")],
+        jit_compile=config.keras_jit_compile())
     if is_multi_worker():
         return model, fit_distributed(
             model, loss, model.optimizer, x_train, y_train.astype(np.float32),
             validation_data=(x_val, y_val.astype(np.float32)), epochs=config.epochs,
             batch_size=config.batch_size, patience=config.patience,
             reduce_lr=(0.5, max(2, config.patience // 3)), seed=config.seed, verbose=verbose)
-    history = model.fit(
-        x_train, y_train.astype(np.float32), validation_data=(x_val, y_val.astype(np.float32)),
-        epochs=config.epochs, batch_size=config.batch_size, verbose=verbose, shuffle=True,
-        callbacks=[keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
-                   keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, config.patience // 3))])
-    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    callbacks = [keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
+                 keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, config.patience // 3))]
+    return model, resumable_fit(
+        model, x_train, y_train.astype(np.float32), validation_data=(x_val, y_val.astype(np.float32)),
+        epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, verbose=verbose,
+        callbacks=callbacks, stateful=callbacks)
 
 
 def _sampler_indices(config, features, classes):

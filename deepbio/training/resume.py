@@ -37,8 +37,8 @@ CALLBACK_STATE = {
 def _nest(value, rows):
     if isinstance(value, dict):
         return {k: _nest(v, rows) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_nest(v, rows) for v in value)
+    if isinstance(value, (list, tuple)):  # tuples: Keras's PyDataset adapter refuses lists
+        return tuple(_nest(v, rows) for v in value)
     return value[rows]
 
 
@@ -199,7 +199,7 @@ def resumable_fit(model, x, y, *, batch_size, epochs, seed, callbacks=(), statef
         dict {metric: list of float}: every epoch's logs, those run before a
         resume included.
     """
-    from deepbio.training.distributed import _next_directories as next_checkpoint_directories
+    from deepbio.training.distributed import next_checkpoint_directories
 
     data = EpochShuffled(x, y, batch_size, seed)
     directory, restore = next_checkpoint_directories()

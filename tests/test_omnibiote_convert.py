@@ -436,3 +436,24 @@ def test_command_line_converts_and_fails_well(converted, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "text.pt is not a PyTorch zip checkpoint" in err[0]
     assert not (tmp_path / "bad").exists()
+
+
+def test_predict_binding_with_a_converted_checkpoint(converted, tmp_path):
+    """`deepbio predict binding` encodes with the checkpoint's own tokenizer (evals/pronab.py layout)."""
+    import pandas as pd
+
+    from deepbio.tasks.binding_predict import predict_pairs
+    from deepbio.tasks.finetune import OmniBioTEInputs
+
+    folder, results, references = converted
+    pairs = pd.DataFrame({"protein": ["MKVLAAGIW", "MEEPQSD"], "nucleic_acid": ["ACGTTGCA", "UGAAGGAC"],
+                          "type": ["DNA", "RNA"], "complementary": ["TGCAACGT", ""]})
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    predict_pairs(results["omnibinder"]["binding"], tmp_path / "pairs.csv", tmp_path / "dg.csv")
+    got = pd.read_csv(tmp_path / "dg.csv")["predicted_dg"].to_numpy()
+    inputs = OmniBioTEInputs(TOKENIZER)
+    ids = [inputs.encode_complex(*row) for row in
+           [("MKVLAAGIW", "ACGTTGCA", "DNA", "TGCAACGT"), ("MEEPQSD", "UGAAGGAC", "RNA", None)]]
+    assert ids[1][-10:] == TOKENIZER.encode("<RNA>TGAAGGAC<EOS>", "nuc")  # U read as T
+    want = [float(torch_outputs(references["omnibinder"], seq)[2].ravel()[0]) for seq in ids]
+    np.testing.assert_allclose(got, want, rtol=1e-4)

@@ -145,7 +145,9 @@ def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, 
     beyond float32 rounding.
 
     Args:
-        model_path: a binding ``model.keras`` (or its run folder).
+        model_path: a binding ``model.keras`` (or its run folder), or the
+            ``binding.keras`` of a converted OmniBindER checkpoint (its
+            ``tokenizer.json`` beside it encodes the complexes).
         pairs_path: the pairs CSV.
         output_path: the CSV written (atomically): the input's columns (with
             ``complementary``) and ``predicted_dg`` (kcal/mol).
@@ -168,7 +170,7 @@ def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, 
             ``chunk_size`` below 1; or the model is not a binding model.
     """
     from deepbio.models.loading import load_task_model
-    from deepbio.models.multiomic import make_tokenizer
+    from deepbio.tasks.finetune import backbone_tokenizer
     from deepbio.tasks.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, in_shard,
                                               progress)
 
@@ -178,7 +180,8 @@ def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, 
     if chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
     pairs_path = Path(pairs_path)
-    tokenizer = make_tokenizer()
+    beside = Path(model_path) / "model.keras" if Path(model_path).is_dir() else model_path
+    tokenizer = backbone_tokenizer(beside)[0]  # OmniBioTE's, for a converted checkpoint
     rows, columns = 0, None
     for first, pairs in iter_pairs(pairs_path, chunk_size):  # checked before the model loads
         encode_pairs(tokenizer, pairs, pairs_path, max_protein_length, first)

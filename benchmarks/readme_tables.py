@@ -64,20 +64,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("ptm", "motif", "rnamod", "binding", "pretrain")
 PTM_LABELS = ("a", "c", "m", "s")
 
-# The tiny runs of tests/test_reproducible.py (TINY there): seconds per run, for smoke tests.
-TINY = {
-    "ptm": ["--max-windows", "700", "--folds", "2", "--epochs", "2", "--saliency-windows", "0",
-            "--residue-encoders", "one_hot", "--conv-filters", "8", "--hidden-dim", "16",
-            "--gru-units", "8", "--intermediate-dim", "16"],
-    "rnamod": ["--modifications", "Am", "--max-windows-per-split", "40", "--epochs", "2",
-               "--no-multitask", "--ism-windows", "0", "--saliency-windows", "0",
-               "--encoder-filters", "16,32", "--num-embeddings", "32"],
-    "motif": ["--max-sequences", "30", "--epochs", "2", "--motif-length", "5", "--jaspar-top", "0",
-              "--cnn-filters", "8,8,8"],
-    "pretrain": ["--epochs", "1", "--max-per-source", "20", "--crop-length", "32"],
-    "binding": ["--max-complexes", "40", "--folds", "2", "--epochs", "1", "--pretrain-epochs", "1",
-                "--max-per-source", "20", "--crop-length", "32", "--no-jaspar"],
-}
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_flags import TINY  # noqa: E402 (the tiny runs the tests use)
 
 
 class UsageError(Exception):

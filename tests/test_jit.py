@@ -6,7 +6,8 @@ import os
 import pytest
 
 from conftest import ROOT, run_script
-from test_reproducible import TINY, _without_timings
+from test_reproducible import _without_timings
+from tiny_flags import TINY
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import ROOT
-from test_reproducible import TINY, _without_timings
+from test_reproducible import _without_timings
+from tiny_flags import TINY
 
 RNAMOD = ["--modifications", "Am,m5U", "--max-windows-per-split", "40", "--epochs", "2",
           "--ism-windows", "0", "--saliency-windows", "0", "--encoder-filters", "16,32",

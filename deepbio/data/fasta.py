@@ -90,7 +90,20 @@ def _open_binary(path, what):
     return handle, handle
 
 
-class TextStream:
+class _Lines:
+    """Iterates over ``self.readline()`` until it returns an empty string."""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+class TextStream(_Lines):
     """A text file (plain or gzip) read line by line, checked as it goes.
 
     A read-only text handle (``readline``, ``read``, iteration; what
@@ -174,15 +187,6 @@ class TextStream:
         cut = len(text) if size < 0 else size
         text, self._buffer = text[:cut], text[cut:]
         return text
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
 
     def close(self):
         self._stream.close()
@@ -300,7 +304,7 @@ def _fasta_records(lines, path, unique_ids=False):
         raise ValueError(f"{path}: no FASTA record found (empty file or not FASTA)")
 
 
-class _Prepended:
+class _Prepended(_Lines):
     """A text handle: ``first`` (one line), then the lines of ``rest``."""
 
     def __init__(self, first, rest):
@@ -317,15 +321,6 @@ class _Prepended:
             first, self._first = self._first, None
             return first
         return self._rest.readline()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
 
 
 def read_fasta(path, unique_ids=False):

@@ -83,17 +83,16 @@ class OmniBioTEInputs:
                        name=None, max_protein_length=None):
         """A complex in ``evals/pronab.py``'s layout (see the class), as a list of int.
 
+        The assembly of `MultiomicTokenizer.encode_complex` (leading tag,
+        protein, strand(s)) over this class's `tokenize`.
+
         Raises:
             ValueError: a ``nucleic_acid_type`` other than DNA / RNA.
         """
-        if nucleic_acid_type not in ("DNA", "RNA"):
-            raise ValueError(f"record {name!r}: nucleic_acid_type must be 'DNA' or 'RNA', got "
-                             f"{nucleic_acid_type!r}")
-        ids = [self.cls_id] + self.tokenize(protein, "protein", name, max_protein_length)
-        ids += self.tokenize(nucleic_acid, nucleic_acid_type, name)
-        if complementary:
-            ids += self.tokenize(complementary, nucleic_acid_type, name)
-        return ids
+        from deepbio.models.multiomic import MultiomicTokenizer
+
+        return MultiomicTokenizer.encode_complex(self, protein, nucleic_acid, nucleic_acid_type,
+                                                 complementary, name, max_protein_length)
 
     def empty_protein(self):
         """The protein segment of a complex whose protein is left out (``<EOS>`` alone)."""

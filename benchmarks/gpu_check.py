@@ -183,6 +183,32 @@ def _fit(model, x, y, batch_size, seconds, inputs):
                         clock.warmup, clock.loss, output.device, inputs)
 
 
+def _clocked_loop(module, builder, seconds, run, config):
+    """Runs a task's own custom loop with its step builder ``module.builder`` clocked.
+
+    ``builder`` returns ``(train_step, other_step)`` from ``(model, ..., jit_compile)``; the
+    loop (``run(config with endless epochs)``) stops when the clock's time is up.
+
+    Returns:
+        The `_StepClock`.
+    """
+    clock = _StepClock(seconds)
+    real = getattr(module, builder)
+
+    def clocked(step_model, *args, **kwargs):
+        train_step, other_step = real(step_model, *args, **kwargs)
+        clock.model = step_model
+        return clock.wrap(train_step), other_step
+
+    clock.t0 = time.perf_counter()
+    with mock.patch.object(module, builder, clocked):
+        try:
+            run(dataclasses.replace(config, epochs=10 ** 6))
+        except _TimeUp:
+            pass
+    return clock
+
+
 class _StepClock:
     """Wraps a compiled train step of a custom loop: times it, stops the loop after ``seconds``."""
 
@@ -289,22 +315,9 @@ def pretrain_workload(config, rng, seconds):
     content, tag_ids = masked_lm.encode_corpus(corpus, tokenizer)
     backbone = build_backbone(config, tokenizer)
     model = MultiomicMaskedLM(backbone, name="multiomic_masked_lm")
-    clock = _StepClock(seconds)
-    real = masked_lm.mlm_step_functions
-
-    def clocked(step_model, optimizer, jit_compile=False):
-        train_step, eval_step = real(step_model, optimizer, jit_compile)
-        clock.model = step_model
-        return clock.wrap(train_step), eval_step
-
-    endless = dataclasses.replace(config, epochs=10 ** 6)
-    clock.t0 = time.perf_counter()
-    with mock.patch.object(masked_lm, "mlm_step_functions", clocked):
-        try:
-            masked_lm.train_masked_lm(model, content, tag_ids, np.arange(n), endless, tokenizer,
-                                      np.random.default_rng(config.seed), verbose=0)
-        except _TimeUp:
-            pass
+    clock = _clocked_loop(masked_lm, "mlm_step_functions", seconds, lambda endless: (
+        masked_lm.train_masked_lm(model, content, tag_ids, np.arange(n), endless, tokenizer,
+                                  np.random.default_rng(config.seed), verbose=0)), config)
     inputs = {"token_ids": [config.batch_size, config.crop_length + 3]}
     return clock.measurement(inputs)
 
@@ -333,22 +346,9 @@ def binding_workload(config, rng, seconds, partners=4):
     tokenizer = make_tokenizer()
     encoded = fine_tuning.encode_complexes(frame, tokenizer, config.max_protein_length)
     backbone = build_backbone(config, tokenizer)
-    clock = _StepClock(seconds)
-    real = fine_tuning.regression_step_functions
-
-    def clocked(step_model, shared, optimizers, jit_compile=False):
-        train_step, predict_step = real(step_model, shared, optimizers, jit_compile)
-        clock.model = step_model
-        return clock.wrap(train_step), predict_step
-
-    endless = dataclasses.replace(config, epochs=10 ** 6)
-    clock.t0 = time.perf_counter()
-    with mock.patch.object(fine_tuning, "regression_step_functions", clocked):
-        try:
-            fine_tuning.fine_tune(backbone, encoded, frame["dg"].to_numpy(), np.arange(n),
-                                  endless, tokenizer, verbose=0)
-        except _TimeUp:
-            pass
+    clock = _clocked_loop(fine_tuning, "regression_step_functions", seconds, lambda endless: (
+        fine_tuning.fine_tune(backbone, encoded, frame["dg"].to_numpy(), np.arange(n), endless,
+                              tokenizer, verbose=0)), config)
     tokens = 1 + config.max_protein_length + 2 + 2 * (24 + 2)
     shared = backbone.isolated_segment_token_id is not None
     inputs = {"token_ids": [config.batch_size, tokens],

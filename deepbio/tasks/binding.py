@@ -291,9 +291,12 @@ def run_pipeline(config, folder, train_only=False):
     if train_only:
         t = time.perf_counter()
         name = next(iter(arms))
-        model, history = folder.checkpointed("final", lambda: fine_tune(
-            arms[name](), encoded, dg, np.arange(len(frame)), config, tokenizer, verbose,
-            f"{name} (all complexes)")[::2])
+        def final():  # the model and its history (the prediction closure does not pickle)
+            model, _, history = fine_tune(arms[name](), encoded, dg, np.arange(len(frame)), config,
+                                          tokenizer, verbose, f"{name} (all complexes)")
+            return model, history
+
+        model, history = folder.checkpointed("final", final)
         folder.save_model(model, "model.keras")
         seconds["train"] = round(time.perf_counter() - t, 1)
         report.update({"arm": name, "history": history, "seconds": seconds})

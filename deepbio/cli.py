@@ -407,7 +407,9 @@ def _execute(args):
                           restart=args.restart)
         for line in task.summary(report):
             print(line)
-        print(f"outputs in {output}/")
+        chief = (" (written by the chief worker)" if getattr(config, "strategy", "") == "multi-worker"
+                 else "")
+        print(f"outputs in {output}/{chief}")
         return 0
     if args.mode == "tune":
         from deepbio.tasks.tuning import tune

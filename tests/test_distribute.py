@@ -1,7 +1,9 @@
 """tf.distribute: mirrored training over 2 logical CPUs equals one device, and the tasks run under it.
 
 The custom loop (`deepbio.training.distributed.fit_distributed`) equals ``model.fit``, resumes
-from its checkpoints, and trains the PTM network across 2 worker processes.
+from its checkpoints, and trains the PTM network across 2 worker processes; the multi-omic
+custom loops (pre-training, ΔG fine-tuning) give the one-device training under a mirrored
+strategy and across 2 workers.
 """
 
 import json
@@ -74,11 +76,51 @@ def test_tasks_train_under_mirrored_strategy(task, flags, tmp_path, data_dir):
     assert any(out.rglob("model.keras"))
 
 
-def test_custom_loop_tasks_refuse_mirrored(capsys):
-    from deepbio import cli
+BINDING = ["--task", "binding", "--max-complexes", "40", "--folds", "2", "--epochs", "2",
+           "--pretrain-epochs", "2", "--max-per-source", "20", "--crop-length", "32", "--no-jaspar",
+           "--verbose", "0"]
 
-    assert cli.main(["run", "binding", "--strategy", "mirrored"]) == 2
-    assert "does not run under a mirrored strategy yet" in capsys.readouterr().err
+
+@pytest.fixture(scope="module")
+def binding_one_device(tmp_path_factory, data_dir):
+    """The tiny binding run (masked-LM pre-training + ΔG fine-tuning, custom loops) on one device."""
+    out = tmp_path_factory.mktemp("binding") / "single"
+    _run([str(ROOT / "main.py"), *BINDING, "--output", str(out), "--data-dir", str(data_dir)],
+         cwd=out.parent)
+    return out
+
+
+def _assert_same_training(out, reference, tolerance):
+    """Same pre-training losses, held-out scores and per-fold ΔG losses / predictions."""
+    import numpy as np
+
+    def read(folder):
+        return (json.loads((folder / "report.json").read_text()),
+                json.loads((folder / "pretrain" / "report.json").read_text()))
+
+    (report, pretraining), (expected, expected_pretraining) = read(out), read(reference)
+    np.testing.assert_allclose(pretraining["history"], expected_pretraining["history"],
+                               rtol=tolerance)
+    assert pretraining["heldout"]["masked_accuracy"] == \
+        expected_pretraining["heldout"]["masked_accuracy"]
+    np.testing.assert_allclose(pretraining["heldout"]["perplexity"],
+                               expected_pretraining["heldout"]["perplexity"], rtol=tolerance)
+    for fold, expected_fold in zip(report["folds"], expected["folds"], strict=True):
+        for arm in ("pretrained", "scratch"):
+            np.testing.assert_allclose(fold[f"{arm}_history"], expected_fold[f"{arm}_history"],
+                                       rtol=tolerance)
+            np.testing.assert_allclose(fold[arm]["mae"], expected_fold[arm]["mae"], rtol=tolerance)
+
+
+def test_custom_loops_train_under_mirrored_strategy(tmp_path, data_dir, binding_one_device):
+    """Pre-training and fine-tuning split each global batch over 2 replicas: the same training."""
+    out = tmp_path / "mirrored"
+    _run([str(ROOT / "main.py"), *BINDING, "--strategy", "mirrored", "--cpu-replicas", "2",
+          "--output", str(out), "--data-dir", str(data_dir)], cwd=tmp_path)
+    params = json.loads((out / "params.json").read_text())
+    assert params["strategy"] == "mirrored" and params["cpu_replicas"] == 2
+    assert (out / "pretrain" / "backbone.keras").is_file() and (out / "model_fold1.keras").is_file()
+    _assert_same_training(out, binding_one_device, 1e-4)
 
 
 LOOP_SCRIPT = textwrap.dedent("""
@@ -180,24 +222,23 @@ PTM_NETWORK = ["--task", "ptm", "--model-type", "network", "--compare", "none", 
 AUROC_TOLERANCE = 0.05  # absolute, per label: other shuffling and reduction order than model.fit
 
 
-def test_ptm_network_trains_on_two_workers(tmp_path, data_dir):
-    """Two worker processes on 127.0.0.1 train in lock-step (the custom loop), only the chief writes
-    the run folder, and the CV AUROCs agree with the single-device run (model.fit)."""
+def _two_workers(tmp_path, command, single=None):
+    """Runs ``command`` as 2 workers on 127.0.0.1 (and ``single`` alone); returns their logs."""
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TF_CONFIG", None)
-    common = [sys.executable, str(ROOT / "main.py"), *PTM_NETWORK, "--data-dir", str(data_dir)]
-    processes = {"single": subprocess.Popen(
-        [*common, "--output", str(tmp_path / "single")], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)}
+    processes = {}
+    if single:
+        processes["single"] = subprocess.Popen(single, env=env, cwd=tmp_path,
+                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                               text=True)
     (tmp_path / "worker_tmp").mkdir()
     for index in range(2):
         config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         processes[index] = subprocess.Popen(
-            [*common, "--strategy", "multi-worker", "--output", str(tmp_path / "multi")],
-            env={**env, "TF_CONFIG": json.dumps(config), "TMPDIR": str(tmp_path / "worker_tmp")},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            command, env={**env, "TF_CONFIG": json.dumps(config),
+                          "TMPDIR": str(tmp_path / "worker_tmp")},
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline, logs = time.monotonic() + 400, {}
     try:
         for name, process in processes.items():
@@ -209,13 +250,36 @@ def test_ptm_network_trains_on_two_workers(tmp_path, data_dir):
                 process.wait()
     for name, process in processes.items():
         assert process.returncode == 0, f"{name}: {logs.get(name, '')[-3000:]}"
+    assert not any(p.name.startswith("deepbio-") for p in (tmp_path / "worker_tmp").iterdir())
+    return logs
+
+
+def test_custom_loops_train_on_two_workers(tmp_path, data_dir, binding_one_device):
+    """The binding run (pre-training + fine-tuning) across 2 worker processes: the same training."""
+    out = tmp_path / "multi"
+    logs = _two_workers(tmp_path, [sys.executable, str(ROOT / "main.py"), *BINDING, "--strategy",
+                                   "multi-worker", "--output", str(out), "--data-dir",
+                                   str(data_dir)])
+    assert json.loads((out / "params.json").read_text())["strategy"] == "multi-worker"
+    assert not (out / "checkpoints").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["multi", "worker_tmp"]
+    assert "written by the chief worker" in logs[1]
+    _assert_same_training(out, binding_one_device, 1e-4)
+
+
+def test_ptm_network_trains_on_two_workers(tmp_path, data_dir):
+    """Two worker processes on 127.0.0.1 train in lock-step (the custom loop), only the chief writes
+    the run folder, and the CV AUROCs agree with the single-device run (model.fit)."""
+    common = [sys.executable, str(ROOT / "main.py"), *PTM_NETWORK, "--data-dir", str(data_dir)]
+    logs = _two_workers(tmp_path, [*common, "--strategy", "multi-worker", "--output",
+                                   str(tmp_path / "multi")],
+                        single=[*common, "--output", str(tmp_path / "single")])
     single = json.loads((tmp_path / "single" / "report.json").read_text())
     multi = json.loads((tmp_path / "multi" / "report.json").read_text())
     params = json.loads((tmp_path / "multi" / "params.json").read_text())
     assert params["strategy"] == "multi-worker"
     assert not (tmp_path / "multi" / "checkpoints").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["multi", "single", "worker_tmp"]
-    assert not any(p.name.startswith("deepbio-") for p in (tmp_path / "worker_tmp").iterdir())
     assert "absolute_true" in logs[1]  # worker 1 ran the whole task too, in a folder now deleted
     for label, metrics in single["cv"]["per_label"].items():
         auroc = multi["cv"]["per_label"][label]["auroc"]
@@ -284,3 +348,17 @@ def test_the_chief_writes_the_run_folder(cluster, task, chief):
         tf.train.ClusterSpec(cluster), task_type=task[0], task_id=task[1])
     assert is_chief(types.SimpleNamespace(cluster_resolver=resolver)) is chief
     assert is_chief(tf.distribute.get_strategy())  # one process: its own chief
+
+
+def test_replica_shares_cover_the_batch_once():
+    import numpy as np
+
+    from deepbio.training.distributed import replica_shares
+
+    shares = replica_shares(5, 2)
+    assert [rows.tolist() for rows, _ in shares] == [[0, 1, 2], [3, 4]]
+    assert all(weights.tolist() == [1.0] * len(rows) for rows, weights in shares)
+    (rows0, w0), (rows1, w1) = replica_shares(1, 2)  # a last batch of one row
+    assert rows0.tolist() == [0] and w0.tolist() == [1.0]
+    assert rows1.tolist() == [0] and w1.tolist() == [0.0]  # runs the step, weighs nothing
+    assert sum(float(np.sum(w)) for _, w in replica_shares(7, 4)) == 7

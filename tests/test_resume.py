@@ -128,3 +128,59 @@ def test_killed_fold_resumes(task, tmp_path, data_dir):
     assert _without_timings(json.loads((out / "report.json").read_text())) == \
         _without_timings(expected)
     assert not (out / "checkpoints").exists()
+
+
+BINDING_TWO_EPOCHS = [*TINY["binding"], "--epochs", "2", "--pretrain-epochs", "2"]
+
+
+def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
+    """Masked-LM pre-training and ΔG fine-tuning (custom loops, `LoopCheckpoint`) killed after their
+    first epoch resume there: the run ends with the uninterrupted run's report."""
+    import pickle
+
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def command(out):
+        return [sys.executable, str(ROOT / "main.py"), "--task", "binding", *BINDING_TWO_EPOCHS,
+                "--output", str(out), "--data-dir", str(data_dir), "--verbose", "0"]
+
+    reference = tmp_path / "uninterrupted"
+    done = subprocess.run(command(reference), capture_output=True, text=True, timeout=600,
+                          env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "killed"
+    checkpoints = out / "checkpoints"
+    markers = [(checkpoints / "pretrain" / "masked_lm.steps" / "fit1" / "state.pkl",
+                checkpoints / "pretrain" / "masked_lm.pkl"),
+               (checkpoints / "fold1_pretrained.steps" / "fit1" / "state.pkl",
+                checkpoints / "fold1_pretrained.pkl")]
+    for state, unit in markers:  # killed in pre-training, then in the first fold's fine-tuning
+        process = subprocess.Popen(command(out), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 400
+        while not state.exists():
+            assert process.poll() is None and time.monotonic() < deadline, \
+                process.communicate()[1][-2000:]
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        assert not unit.exists() and not (out / "report.json").exists()
+        with open(state, "rb") as handle:
+            saved = pickle.load(handle)
+        assert saved["epoch"] == 1 and len(saved["history"]) == 1
+        saved["history"][0] = 123.0  # shows in the report only if the rerun resumes from here
+        with open(state, "wb") as handle:
+            pickle.dump(saved, handle)
+    resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=600, env=env,
+                             cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected = json.loads((reference / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())
+    assert report["folds"][0]["pretrained_history"][0] == 123.0  # resumed after epoch 1
+    report["folds"][0]["pretrained_history"][0] = expected["folds"][0]["pretrained_history"][0]
+    assert _without_timings(report) == _without_timings(expected)
+    pretraining = json.loads((out / "pretrain" / "report.json").read_text())
+    assert pretraining["history"][0] == 123.0  # resumed after epoch 1
+    assert pretraining["history"][1] == json.loads(
+        (reference / "pretrain" / "report.json").read_text())["history"][1]
+    assert not checkpoints.exists()

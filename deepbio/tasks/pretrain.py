@@ -50,13 +50,6 @@ class BackboneConfig(TransformerSizeConfig):
                                          "(--no-isolate-protein: OmniBioTE's full attention)")
     dropout: float = option(0.0, "dropout rate", minimum=0, maximum=0.95)
 
-    def validate(self):
-        super().validate()
-        if self.strategy == "mirrored":
-            raise ValueError("--strategy mirrored: the multi-omic tasks train with their own step "
-                             "loop, which does not run under a mirrored strategy yet; use auto or "
-                             "one-device")
-
 
 @dataclasses.dataclass
 class PretrainConfig(BackboneConfig, TrainingConfig):
@@ -100,7 +93,7 @@ def pretrain(config, folder):
     """
     from deepbio.models.multiomic import MultiomicMaskedLM, build_backbone, make_tokenizer
     from deepbio.training.masked_lm import (encode_corpus, evaluate_mlm, heldout_batches,
-                                            train_masked_lm)
+                                            mlm_step_functions, train_masked_lm)
 
     import keras
 
@@ -118,9 +111,16 @@ def pretrain(config, folder):
     heldout, train = order[:n_heldout], order[n_heldout:]
     backbone = build_backbone(config, tokenizer)
     model = MultiomicMaskedLM(backbone, name="multiomic_masked_lm")
+
+    def training():  # a run unit: its epochs are checkpointed, a finished one is loaded
+        history, steps, _ = train_masked_lm(model, content, tag_ids, train, config, tokenizer,
+                                            rng, verbose)
+        return model, history, steps
+
     with folder.timer("train"):
-        history, steps, eval_step = train_masked_lm(model, content, tag_ids, train, config,
-                                                    tokenizer, rng, verbose)
+        model, history, steps = folder.checkpointed("masked_lm", training)
+    backbone = model.backbone
+    eval_step = mlm_step_functions(model, None)[1]
     heldout_scores = evaluate_mlm(eval_step, content, tag_ids, heldout, config, tokenizer)
     baseline = unigram_baseline(content, tag_ids, train,
                                 heldout_batches(content, tag_ids, heldout, config, tokenizer),

@@ -38,8 +38,9 @@ def library_versions():
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 # Tasks whose training runs under `tf.distribute.MultiWorkerMirroredStrategy`: Keras 3's
 # ``model.fit`` does not (keras-team/keras#20585), so a task needs the custom loop of
-# `deepbio.training.distributed` (the PTM network) or no TensorFlow training (the PTM trees).
-MULTI_WORKER_TASKS = ("ptm",)
+# `deepbio.training.distributed` (the PTM network), its own ``strategy.run`` step (masked-LM
+# pre-training and ΔG fine-tuning) or no TensorFlow training (the PTM trees).
+MULTI_WORKER_TASKS = ("ptm", "pretrain", "binding")
 
 
 def make_strategy(name="auto", cpu_replicas=0):

@@ -68,6 +68,49 @@ def next_checkpoint_directories():
 
 
 
+def replica_count(strategy=None):
+    """Replicas in sync of ``strategy`` (default: the current one); 1 without a strategy."""
+    import tensorflow as tf
+
+    return (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
+
+
+def replica_shares(n, replicas):
+    """Splits the ``n`` rows of a global batch into one contiguous share per replica.
+
+    For the custom loops (`deepbio.training.masked_lm`,
+    `deepbio.training.fine_tuning`) that build their batches step by step
+    and feed them with `per_replica`. A replica left without rows (a last
+    batch smaller than the number of replicas) gets row 0 with weight 0, so
+    every replica runs the step.
+
+    Returns:
+        list of ``(rows, weights)``: int array, float32 array (0 or 1).
+    """
+    shares = []
+    for rows in np.array_split(np.arange(n), replicas):
+        if len(rows):
+            shares.append((rows, np.ones(len(rows), np.float32)))
+        else:
+            shares.append((np.zeros(1, int), np.zeros(1, np.float32)))
+    return shares
+
+
+def per_replica(values, strategy=None):
+    """Distributed value whose replica ``i`` (global index, any worker) is ``values[i]``.
+
+    Args:
+        values: list, one nest of arrays per replica of ``strategy`` (shapes
+            may differ between replicas).
+        strategy: a `tf.distribute.Strategy` (default: the current one).
+    """
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: values[context.replica_id_in_sync_group])
+
+
 def _step_rows(n, global_batch, pipelines, pipeline, order):
     """Rows and weights one input pipeline feeds, step after step.
 

@@ -15,6 +15,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deepbio.models.multiomic import BindingAffinityRegressor
+from deepbio.training.distributed import replica_count, replica_shares
+from deepbio.training.resume import LoopCheckpoint
 from deepbio.training.optimizers import warmup_cosine_adamw
 
 
@@ -130,7 +132,16 @@ def batch_rows(encoded, rows, batch_size, rng=None, by_protein=True):
 # Fine-tuning
 # ---------------------------------------------------------------------------------------------
 def regression_step_functions(model, shared, optimizers, jit_compile=False):
-    """Compiled ``train_step(batch, y)`` (MSE) and ``predict_step(batch)`` of a `BindingAffinityRegressor`.
+    """Compiled ``train_step`` (MSE) and ``predict_step(batch)`` of a `BindingAffinityRegressor`.
+
+    On one device ``train_step(batch, y)`` takes one batch (`make_batch`, its
+    ``y`` popped). Under a `tf.distribute` strategy with several replicas
+    (the model and optimizers built in its scope) it takes ``(batches, ys,
+    weights)``: one batch, target and weight (0 or 1) array per replica
+    (`deepbio.training.distributed.replica_shares`), runs with
+    ``strategy.run``, and each replica's loss is its weighted squared error
+    over the weight of the *whole* step, so the summed gradients are those of
+    the whole batch on one device. Both return the step's mean loss.
 
     Args:
         model: `BindingAffinityRegressor`.
@@ -143,12 +154,16 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
     """
     import tensorflow as tf
 
+    from deepbio.training.distributed import per_replica
+
     matrix, vector = tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)
     if shared:
         spec = {"prefix_ids": matrix, "prefix_mask": matrix, "free_ids": matrix,
                 "free_mask": matrix, "free_positions": matrix, "prefix_index": vector}
     else:
         spec = {"token_ids": matrix, "padding_mask": matrix}
+    strategy = tf.distribute.get_strategy()
+    replicas = replica_count(strategy)
 
     def standardized(batch, training):
         if shared:
@@ -159,12 +174,13 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
 
     scaling = any(isinstance(o, keras.optimizers.LossScaleOptimizer) for o, _ in optimizers)
 
-    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)],
-                 jit_compile=jit_compile)
-    def train_step(batch, y):
+    def replica_step(batch, y, weights, total):
+        """One replica's update; ``weights`` None: the plain mean of the batch."""
         with tf.GradientTape(persistent=scaling) as tape:
             predicted = keras.ops.cast(standardized(batch, True), "float32")
-            loss = keras.ops.mean(keras.ops.square(predicted - y))
+            error = keras.ops.square(predicted - y)
+            loss = (keras.ops.mean(error) if weights is None
+                    else keras.ops.sum(error * weights) / total)
             scaled = [optimizer.scale_loss(loss) for optimizer, _ in optimizers] if scaling else None
         if scaling:  # each loss-scale optimizer unscales the gradients of its own scaled loss
             for (optimizer, vs), scaled_loss in zip(optimizers, scaled):
@@ -178,6 +194,28 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
             at += len(vs)
         return loss
 
+    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)],
+                 jit_compile=jit_compile)
+    def one_device_step(batch, y):
+        return replica_step(batch, y, None, None)
+
+    floats = tf.TensorSpec((None,), tf.float32)
+
+    @tf.function(input_signature=[[spec] * replicas, [floats] * replicas, [floats] * replicas,
+                                  tf.TensorSpec((), tf.float32)])
+    def distributed_step(batches, ys, weights, total):
+        values = per_replica(list(zip(batches, ys, weights)), strategy)
+        losses = strategy.run(lambda v: replica_step(*v, total), args=(values,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def train_step(batch, y, weights=None):
+        if replicas == 1:
+            return one_device_step(batch, y)
+        total = tf.constant(float(sum(np.sum(w) for w in weights)), tf.float32)
+        return distributed_step([{k: np.asarray(v, np.int32) for k, v in b.items()} for b in batch],
+                                [np.asarray(v, np.float32) for v in y],
+                                [np.asarray(w, np.float32) for w in weights], total)
+
     @tf.function(input_signature=[spec], jit_compile=jit_compile)
     def predict_step(batch):
         return standardized(batch, False)
@@ -187,6 +225,13 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
 
 def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, description="fine-tuning"):
     """Trains a `BindingAffinityRegressor` on ``train_rows`` (MSE on standardised ΔG).
+
+    Inside a run unit (`deepbio.tasks.run_folder.RunFolder.checkpointed`)
+    every epoch is checkpointed (`deepbio.training.resume.LoopCheckpoint`),
+    so a killed fine-tuning resumes at its last finished epoch with the same
+    result. Under a strategy with several replicas each step's batch is split
+    over them (`regression_step_functions`); ``config.batch_size`` is the
+    global batch.
 
     Args:
         backbone: a `MultiomicBackbone` (trained in place; pass a copy).
@@ -222,17 +267,28 @@ def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, d
         optimizers.append((optimizer, variables))
     train_step, predict_step = regression_step_functions(model, shared, optimizers,
                                                         config.function_jit_compile())
-    history = []
-    for epoch in range(config.epochs):
+    replicas = replica_count()
+    checkpoint = LoopCheckpoint(model, [optimizer for optimizer, _ in optimizers], rng)
+    done, history = checkpoint.restore()
+    history = history or []
+    for epoch in range(done, config.epochs):
         batches = batch_rows(encoded, train_rows, config.batch_size, rng, shared)
         losses = []
         bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=verbose != 1, leave=False)
         for rows in bar:
-            batch = make_batch(encoded, rows, tokenizer, shared, targets)
-            y = batch.pop("y")
-            losses.append(float(train_step(batch, y)))
+            if replicas == 1:
+                batch = make_batch(encoded, rows, tokenizer, shared, targets)
+                y = batch.pop("y")
+                losses.append(float(train_step(batch, y)))
+                continue
+            shares = replica_shares(len(rows), replicas)
+            parts = [make_batch(encoded, rows[share], tokenizer, shared, targets)
+                     for share, _ in shares]
+            losses.append(float(train_step(parts, [part.pop("y") for part in parts],
+                                           [w for _, w in shares])))
         history.append(float(np.mean(losses)))
+        checkpoint.save(epoch + 1, history)
 
     def predict_fn(rows, source=None):
         """ΔG (kcal/mol) of complexes ``rows`` of ``source`` (default the training encoding)."""

@@ -53,15 +53,34 @@ def crop_batch(content, tag_ids, rows, crop_length, tokenizer, rng):
 def mlm_step_functions(model, optimizer, jit_compile=False):
     """Compiled ``train_step`` and ``eval_step`` of a `MultiomicMaskedLM`.
 
-    Both take ``(ids, mask, targets, weights)``; ``train_step`` returns the
-    mean masked cross-entropy, ``eval_step`` the sums ``(cross-entropy,
-    correct, count)`` over the masked tokens. ``jit_compile``: bool, XLA
-    (`deepbio.tasks.base.TrainingConfig.function_jit_compile`).
+    Both take ``(ids, mask, targets, weights)`` (int32 / int32 / int32 /
+    float32 arrays (batch, length), see `mask_tokens`); ``train_step``
+    returns the mean masked cross-entropy of the batch, ``eval_step`` the
+    sums ``(cross-entropy, correct, count)`` over the masked tokens.
+
+    Under a `tf.distribute` strategy with several replicas (``--strategy
+    mirrored`` or ``multi-worker``; the model and ``optimizer`` built in its
+    scope), ``train_step`` splits the batch's rows over the replicas
+    (`deepbio.training.distributed.replica_shares`) and runs with
+    ``strategy.run``: each replica's loss is its cross-entropy sum over the
+    masked-token count of the *whole* batch, so the summed gradients are
+    those of the whole batch on one device. ``eval_step`` runs in
+    cross-replica context.
+
+    Args:
+        model: `MultiomicMaskedLM`.
+        optimizer: a built Keras optimizer (`keras.optimizers.LossScaleOptimizer`
+            under mixed precision: the loss is scaled).
+        jit_compile: bool, XLA (`deepbio.tasks.base.TrainingConfig.function_jit_compile`).
     """
     import tensorflow as tf
 
+    from deepbio.training.distributed import per_replica, replica_count, replica_shares
+
     spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
             tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32)]
+    strategy = tf.distribute.get_strategy()
+    replicas = replica_count(strategy)
 
     def losses(ids, mask, targets, weights, training):
         logits = model({"token_ids": ids, "padding_mask": mask}, training=training)
@@ -70,15 +89,34 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
                                                  keras.ops.cast(targets, "int64")), "float32")
         return keras.ops.sum(ce * weights), keras.ops.sum(correct * weights), keras.ops.sum(weights)
 
-    @tf.function(input_signature=spec, jit_compile=jit_compile)
-    def train_step(ids, mask, targets, weights):
+    def replica_step(ids, mask, targets, weights, count):
         with tf.GradientTape() as tape:
-            total, correct, count = losses(ids, mask, targets, weights, True)
-            loss = total / keras.ops.maximum(count, 1.0)
+            total, _, _ = losses(ids, mask, targets, weights, True)
+            loss = total / count
             scaled = optimizer.scale_loss(loss)  # the loss itself unless loss scaling is on
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
+
+    @tf.function(input_signature=[*spec, tf.TensorSpec((), tf.float32)], jit_compile=jit_compile)
+    def one_device_step(ids, mask, targets, weights, count):
+        return replica_step(ids, mask, targets, weights, count)
+
+    @tf.function(input_signature=[[spec] * replicas, tf.TensorSpec((), tf.float32)])
+    def distributed_step(shares, count):
+        values = per_replica([tuple(share) for share in shares], strategy)
+        losses_ = strategy.run(lambda v: replica_step(*v, count), args=(values,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses_, axis=None)
+
+    def train_step(ids, mask, targets, weights):
+        count = tf.constant(max(float(np.sum(weights)), 1.0), tf.float32)
+        if replicas == 1:
+            return one_device_step(ids, mask, targets, weights, count)
+        arrays = [np.asarray(a, np.int32) for a in (ids, mask, targets)]
+        weights = np.asarray(weights, np.float32)
+        shares = [[*(a[rows] for a in arrays), weights[rows] * w[:, None]]
+                  for rows, w in replica_shares(len(arrays[0]), replicas)]
+        return distributed_step(shares, count)
 
     @tf.function(input_signature=spec, jit_compile=jit_compile)
     def eval_step(ids, mask, targets, weights):
@@ -91,13 +129,16 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
     """Masked-LM training of ``model`` on corpus rows ``train`` (in place).
 
     Each epoch draws one random crop of every training sequence, in random
-    order; AdamW with linear warm-up and cosine decay.
+    order; AdamW with linear warm-up and cosine decay. Inside a run unit
+    (`deepbio.tasks.run_folder.RunFolder.checkpointed`) every epoch is
+    checkpointed (`deepbio.training.resume.LoopCheckpoint`), so a killed
+    training resumes at its last finished epoch with the same result.
 
     Args:
         model: `MultiomicMaskedLM`.
         content, tag_ids: from `encode_corpus`.
         train: int array of corpus rows.
-        config: `PretrainConfig` (``epochs``, ``batch_size``,
+        config: `PretrainConfig` (``epochs``, ``batch_size`` (global),
             ``learning_rate``, ``warmup_fraction``, ``weight_decay``,
             ``crop_length``, ``mask_rate``).
         tokenizer: `MultiomicTokenizer`.
@@ -109,14 +150,18 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
         number of optimizer steps, the compiled evaluation step (see
         `mlm_step_functions`).
     """
+    from deepbio.training.resume import LoopCheckpoint
+
     steps_per_epoch = max(1, int(np.ceil(len(train) / config.batch_size)))
     steps = steps_per_epoch * config.epochs
     optimizer = warmup_cosine_adamw(config.learning_rate, steps, config.warmup_fraction,
                                     config.weight_decay)
     optimizer.build(model.trainable_variables)
     train_step, eval_step = mlm_step_functions(model, optimizer, config.function_jit_compile())
-    history = []
-    for epoch in range(config.epochs):
+    checkpoint = LoopCheckpoint(model, [optimizer], rng)
+    done, history = checkpoint.restore()
+    history = history or []
+    for epoch in range(done, config.epochs):
         permutation = rng.permutation(train)
         batches = range(steps_per_epoch)
         bar = tqdm(batches, desc=f"pre-training epoch {epoch + 1}/{config.epochs}", unit="step",
@@ -131,6 +176,7 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
             if b % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         history.append(float(np.mean(losses)))
+        checkpoint.save(epoch + 1, history)
         if verbose:
             print(f"pre-training epoch {epoch + 1}: masked-LM loss {history[-1]:.4f}", flush=True)
     return history, steps, eval_step

@@ -50,6 +50,34 @@ def _length(value):
     return len(value)
 
 
+def write_state(state, path):
+    """Pickles ``state`` to ``path`` atomically (a temporary file fsynced, then renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".state.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_state(path, restore_path=None):
+    """The state `write_state` saved at ``restore_path`` (default ``path``), or None.
+
+    Temporaries of a save cut by a kill, beside ``path``, are removed.
+    """
+    path = Path(path)
+    if path.parent.is_dir():
+        for stray in path.parent.glob(".state.*.tmp"):
+            stray.unlink()
+    restore_path = Path(restore_path or path)
+    if not restore_path.is_file():
+        return None
+    with open(restore_path, "rb") as handle:
+        return pickle.load(handle)
+
+
 class EpochShuffled(keras.utils.PyDataset):
     """In-memory training data in batches, reshuffled each epoch from ``(seed, epoch)`` only.
 
@@ -131,21 +159,12 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
                  "variables": [v.numpy() for v in model.variables],
                  "optimizer": [v.numpy() for v in model.optimizer.variables],
                  "callbacks": self._callback_states()}
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(f".state.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.state_path)
+        write_state(state, self.state_path)
 
     def _load_model(self):
-        for stray in self.state_path.parent.glob(".state.*.tmp"):  # a save cut by a kill
-            stray.unlink()
-        if not self.restore_path.is_file():
+        state = read_state(self.state_path, self.restore_path)
+        if state is None:
             return
-        with open(self.restore_path, "rb") as handle:
-            state = pickle.load(handle)
         model = self.model
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -211,3 +230,60 @@ def resumable_fit(model, x, y, *, batch_size, epochs, seed, callbacks=(), statef
     # last: it restores after the others reset (on_train_begin) and saves after they update
     model.fit(data, epochs=epochs, shuffle=False, callbacks=[*callbacks, backup], **fit_kwargs)
     return backup.history
+
+
+class LoopCheckpoint:
+    """Epoch-level checkpoint of a custom training loop (masked-LM pre-training, ΔG fine-tuning).
+
+    The loops that stay outside ``model.fit`` (several optimizers, batches
+    built per step) save after every epoch, in one atomically written
+    ``state.pkl`` (`write_state`): every model variable (dropout
+    seed-generator states included), every optimizer's variables, the state
+    of the NumPy generator that draws their batches, and the history. A
+    restored loop therefore continues with exactly the computation an
+    uninterrupted one would have made. Inside a run unit the folder is the
+    unit's next training folder (`deepbio.training.distributed.
+    next_checkpoint_directories`); outside one, nothing is saved.
+
+    Args:
+        model: the `keras.Model` trained.
+        optimizers: list of Keras optimizers, built.
+        rng: the loop's `numpy.random.Generator` (its state is saved and
+            restored in place).
+    """
+
+    def __init__(self, model, optimizers, rng):
+        from deepbio.training.distributed import next_checkpoint_directories
+
+        self.model, self.optimizers, self.rng = model, list(optimizers), rng
+        directory, restore = next_checkpoint_directories()
+        self.path = directory and Path(directory) / "state.pkl"
+        self.restore_path = restore and Path(restore) / "state.pkl"
+
+    def restore(self):
+        """Restores the last saved epoch, if any.
+
+        Returns:
+            ``(epoch, history)``: epochs already done (0 when nothing was
+            saved) and the saved history (None then).
+        """
+        state = read_state(self.path, self.restore_path) if self.path else None
+        if state is None:
+            return 0, None
+        for variable, value in zip(self.model.variables, state["variables"], strict=True):
+            variable.assign(value)
+        saved = [v for optimizer in self.optimizers for v in optimizer.variables]
+        for variable, value in zip(saved, state["optimizers"], strict=True):
+            variable.assign(value)
+        self.rng.bit_generator.state = state["rng"]
+        return state["epoch"], state["history"]
+
+    def save(self, epoch, history):
+        """Saves the state after ``epoch`` finished epochs (no-op outside a run unit)."""
+        if not self.path:
+            return
+        write_state({"epoch": int(epoch), "history": history,
+                     "variables": [np.asarray(v.numpy()) for v in self.model.variables],
+                     "optimizers": [np.asarray(v.numpy()) for optimizer in self.optimizers
+                                    for v in optimizer.variables],
+                     "rng": self.rng.bit_generator.state}, self.path)

@@ -12,6 +12,7 @@ flag another task takes is an error.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
@@ -178,6 +179,29 @@ def _add_stream_flags(group):
     group.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                        help="score only records k (0-based, file order) with k %% N == I-1; the N "
                             "shards' outputs together hold every record once (default: all)")
+    group.add_argument("--strategy", choices=("one-device", "mirrored"), default="one-device",
+                       help="mirrored: the Keras model is loaded under tf.distribute's "
+                            "MirroredStrategy and each batch is split over all local GPUs (or "
+                            "--cpu-replicas logical CPUs); default one-device")
+    group.add_argument("--cpu-replicas", type=int, default=0, metavar="N",
+                       help="split the CPU into N logical devices for --strategy mirrored "
+                            "without GPUs (default 0: off)")
+
+
+@contextlib.contextmanager
+def _prediction_strategy(args):
+    """The scope of ``deepbio predict``'s `tf.distribute` strategy (nothing for one-device)."""
+    if args.strategy == "one-device":
+        if args.cpu_replicas:
+            raise ValueError("--cpu-replicas needs --strategy mirrored")
+        yield
+        return
+    from deepbio.tasks.run_folder import make_strategy
+
+    if not 0 <= args.cpu_replicas <= 64:
+        raise ValueError(f"--cpu-replicas must be between 0 and 64, got {args.cpu_replicas}")
+    with make_strategy(args.strategy, args.cpu_replicas).scope():
+        yield
 
 
 def _task_parser(subparsers, task, mode):
@@ -431,7 +455,8 @@ def _execute(args):
         path = output if output.lower().endswith(".csv") else os.path.join(output, "predictions.csv")
         check_output_dir(os.path.dirname(path) or ".")
         args.verbose_keras = verbose
-        print(task.predict(args.model, args.input, path, args))
+        with _prediction_strategy(args):
+            print(task.predict(args.model, args.input, path, args))
         return 0
     output = args.output or os.path.join("runs", task.name)
     if task.interpret_uses_config:

@@ -366,3 +366,33 @@ def test_binding_stream_gzip_and_shards(models, tmp_path):
     union = pd.concat(parts).set_index("name").loc[streamed["name"]].reset_index()
     assert union.drop(columns="predicted_dg").equals(streamed.drop(columns="predicted_dg"))
     np.testing.assert_allclose(union["predicted_dg"], streamed["predicted_dg"], atol=1e-5)
+
+
+def test_prediction_under_a_mirrored_strategy(models, tmp_path):
+    """``--strategy mirrored``: the Keras models predict with each batch split over 2 logical CPUs
+    (in a fresh process: logical devices are set before TensorFlow starts), as on one device."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    records = _rna(13)
+    (tmp_path / "r.fa").write_text(_fasta(records))
+    rows = "".join(f"c{i},{'MKV' * (i + 2)},{'ACGT' * (i + 1)},DNA\n" for i in range(9))
+    (tmp_path / "pairs.csv").write_text("name,protein,nucleic_acid,type\n" + rows)
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for task, source in (("rnamod", "r.fa"), ("binding", "pairs.csv")):
+        _predict(task, models[task], tmp_path / source, tmp_path / f"{task}_one.csv")
+        command = [sys.executable, "-m", "deepbio", "predict", task, "--model", str(models[task]),
+                   "--input", str(tmp_path / source), "--output", str(tmp_path / f"{task}_mir.csv"),
+                   "--verbose", "0", "--strategy", "mirrored", "--cpu-replicas", "2"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+        one = pd.read_csv(tmp_path / f"{task}_one.csv", keep_default_na=False)
+        mirrored = pd.read_csv(tmp_path / f"{task}_mir.csv", keep_default_na=False)
+        value = "Am" if task == "rnamod" else "predicted_dg"
+        assert mirrored.drop(columns=value).equals(one.drop(columns=value))
+        np.testing.assert_allclose(mirrored[value], one[value], atol=1e-5)
+    _cli(["predict", "rnamod", "--model", models["rnamod"], "--input", tmp_path / "r.fa",
+          "--output", tmp_path / "x.csv", "--cpu-replicas", "2"], expect=2)

@@ -173,6 +173,21 @@ LOOP_SCRIPT = textwrap.dedent("""
     loop(2, checkpoint_dir=folder)  # killed after epoch 2 ...
     model = build()
     out["resumed"] = result(loop(6, checkpoint_dir=folder))  # ... and started again
+
+    def callback_loop(epochs, **kwargs):  # the same schedule, as Keras callbacks it drives
+        callbacks = [keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+                     keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1)]
+        return fit_distributed(model, model.loss, model.optimizer, x, y, epochs=epochs,
+                               batch_size=16, validation_data=(xv, yv), callbacks=callbacks,
+                               shuffle=False, strategy=strategy, **kwargs)
+
+    model = build()
+    out["callbacks"] = result(callback_loop(6))
+    folder = tempfile.mkdtemp()
+    model = build()
+    callback_loop(2, checkpoint_dir=folder)
+    model = build()
+    out["callbacks_resumed"] = result(callback_loop(6, checkpoint_dir=folder))
     print(json.dumps(out))
 """)
 
@@ -207,6 +222,13 @@ def test_custom_loop_equals_fit_and_resumes(strategy, replicas, precision, dropo
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
         np.testing.assert_allclose(c, b, rtol=1e-6, atol=1e-7)
     assert resumed["loss"] == loop["loss"] and resumed["val_loss"] == loop["val_loss"]
+    callbacks, callbacks_resumed = out["callbacks"], out["callbacks_resumed"]  # Keras callbacks
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(callbacks[key], fit[key], rtol=tolerance)
+    assert callbacks_resumed["loss"] == callbacks["loss"]  # their state survived the restart
+    for a, b, c in zip(fit["weights"], callbacks["weights"], callbacks_resumed["weights"]):
+        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
+        np.testing.assert_allclose(c, b, rtol=1e-6, atol=1e-7)
 
 
 def _free_port():
@@ -288,14 +310,49 @@ def test_ptm_network_trains_on_two_workers(tmp_path, data_dir):
     assert epochs_run[0] == epochs_run[1]
 
 
+FIT_TASKS = {  # task: (flags, the held-out / validation AUROC of the report)
+    "rnamod": (["--modifications", "Am", "--max-windows-per-split", "200", "--epochs", "3",
+                "--no-multitask", "--ism-windows", "0", "--saliency-windows", "0",
+                "--encoder-filters", "16,32", "--num-embeddings", "32"],
+               lambda report: report["per_modification"]["Am"]["valid"]["auroc"]),
+    "motif": (["--max-sequences", "300", "--epochs", "3", "--motif-length", "5", "--jaspar-top",
+               "0", "--cnn-filters", "8,8,8", "--top-r", "0.01"],
+              lambda report: report["heldout"]["auroc"]),
+}
+
+
+@pytest.mark.parametrize("task", list(FIT_TASKS))
+def test_fit_tasks_train_on_two_workers(task, tmp_path, data_dir):
+    """rnamod and motif (``model.fit`` on one process) train across 2 workers with
+    `fit_distributed`, driving the same callbacks (best-validation-AUROC selection, plateau
+    schedule, early stopping): the same epochs and an AUROC within `AUROC_TOLERANCE`."""
+    flags, auroc = FIT_TASKS[task]
+    common = [sys.executable, str(ROOT / "main.py"), "--task", task, *flags, "--verbose", "0",
+              "--data-dir", str(data_dir)]
+    _two_workers(tmp_path, [*common, "--strategy", "multi-worker", "--output",
+                            str(tmp_path / "multi")],
+                 single=[*common, "--output", str(tmp_path / "single")])
+    single, multi = (json.loads((tmp_path / name / "report.json").read_text())
+                     for name in ("single", "multi"))
+    assert json.loads((tmp_path / "multi" / "params.json").read_text())["strategy"] == "multi-worker"
+    assert not (tmp_path / "multi" / "checkpoints").exists()
+    assert abs(auroc(multi) - auroc(single)) <= AUROC_TOLERANCE, (auroc(multi), auroc(single))
+    assert auroc(multi) > 0.55  # it learned
+    if task == "rnamod":
+        assert multi["per_modification"]["Am"]["training"]["epochs_run"] == \
+            single["per_modification"]["Am"]["training"]["epochs_run"]
+
+
 def test_multi_worker_needs_a_cluster_and_a_supported_task(capsys, monkeypatch):
     from deepbio import cli
     from deepbio.tasks.run_folder import make_strategy
 
     for name in ("TF_CONFIG", "SLURM_JOB_ID", "SLURM_PROCID"):
         monkeypatch.delenv(name, raising=False)
-    assert cli.main(["run", "motif", "--strategy", "multi-worker"]) == 2
-    assert "multi-worker: the motif task" in capsys.readouterr().err
+    assert cli.main(["run", "finetune", "--strategy", "multi-worker"]) == 2
+    assert "multi-worker: the finetune task" in capsys.readouterr().err
+    assert cli.main(["run", "motif", "--strategy", "multi-worker"]) == 2  # supported: no cluster
+    assert "needs the cluster: set TF_CONFIG" in capsys.readouterr().err
     with pytest.raises(ValueError, match="needs the cluster: set TF_CONFIG"):
         make_strategy("multi-worker")
     monkeypatch.setenv("TF_CONFIG", "{not json")

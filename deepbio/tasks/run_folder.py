@@ -38,9 +38,10 @@ def library_versions():
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 # Tasks whose training runs under `tf.distribute.MultiWorkerMirroredStrategy`: Keras 3's
 # ``model.fit`` does not (keras-team/keras#20585), so a task needs the custom loop of
-# `deepbio.training.distributed` (the PTM network), its own ``strategy.run`` step (masked-LM
-# pre-training and ΔG fine-tuning) or no TensorFlow training (the PTM trees).
-MULTI_WORKER_TASKS = ("ptm", "pretrain", "binding")
+# `deepbio.training.distributed` (the PTM network, VQ-RNA, the motif CNN), its own
+# ``strategy.run`` step (masked-LM pre-training and ΔG fine-tuning) or no TensorFlow training
+# (the PTM trees).
+MULTI_WORKER_TASKS = ("ptm", "rnamod", "motif", "pretrain", "binding")
 
 
 def make_strategy(name="auto", cpu_replicas=0):
@@ -198,9 +199,9 @@ class RunFolder:
     def __init__(self, path, task, config, mode="run", data_dir=None, verbose=1, restart=False):
         check_output_dir(path)
         if getattr(config, "strategy", None) == "multi-worker" and task not in MULTI_WORKER_TASKS:
-            raise ValueError(f"--strategy multi-worker: the {task} task trains with model.fit or "
-                             f"its own step loop, which do not run across workers yet; it works "
-                             f"for {', '.join(MULTI_WORKER_TASKS)}")
+            raise ValueError(f"--strategy multi-worker: the {task} task trains with model.fit, "
+                             f"which does not run across workers (keras-team/keras#20585); it "
+                             f"works for {', '.join(MULTI_WORKER_TASKS)}")
         self.path = Path(path)
         self.task = task
         self.config = config

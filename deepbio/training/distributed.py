@@ -132,12 +132,15 @@ def _step_rows(n, global_batch, pipelines, pipeline, order):
 
 
 def _per_example(loss, y_true, y_pred):
-    """Unreduced loss, one float32 value per example (trailing axes averaged)."""
+    """Unreduced loss, one float32 value per example (trailing axes averaged).
+
+    A model with several outputs (a dict) needs ``loss`` to take the dicts.
+    """
     import keras
     import tensorflow as tf
 
-    y_pred = tf.cast(y_pred, tf.float32)
-    y_true = tf.cast(y_true, tf.float32)
+    y_pred = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), y_pred)
+    y_true = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), y_true)
     call = loss.call if isinstance(loss, keras.losses.Loss) else loss  # call: no reduction
     values = tf.cast(call(y_true, y_pred), tf.float32)
     if values.shape.rank > 1:
@@ -146,8 +149,8 @@ def _per_example(loss, y_true, y_pred):
 
 
 def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validation_data=None,
-                    patience=None, reduce_lr=None, shuffle=True, seed=0, strategy=None,
-                    checkpoint_dir=None, restore_dir=None, verbose=0):
+                    patience=None, reduce_lr=None, callbacks=(), shuffle=True, seed=0,
+                    strategy=None, checkpoint_dir=None, restore_dir=None, verbose=0):
     """Trains ``model`` with a custom ``strategy.run`` step: ``model.fit`` for any strategy.
 
     Semantics follow ``model.fit`` with ``EarlyStopping(patience,
@@ -161,12 +164,13 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         model: a built Keras model whose variables were created under
             ``strategy.scope()``.
         loss: a `keras.losses.Loss`, a loss name, or a function
-            ``(y_true, y_pred) -> per-example loss (batch, ...)``.
+            ``(y_true, y_pred) -> per-example loss (batch, ...)`` (for a
+            model with a dict of outputs: a function of the dicts).
         optimizer: a Keras optimizer (a `keras.optimizers.LossScaleOptimizer`
             under mixed precision: the loss is scaled before the gradient and
             unscaled by the optimizer).
         x: array (n, ...) or list of arrays, the inputs.
-        y: array (n, ...), the targets.
+        y: array (n, ...), or a dict of arrays (one per output), the targets.
         epochs: int ≥ 1, maximum epochs.
         batch_size: int ≥ 1, the *global* batch (divisible by the number of
             replicas).
@@ -176,6 +180,13 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
             weights restored (needs ``validation_data``).
         reduce_lr: optional ``(factor, patience)``, learning rate times
             ``factor`` after ``patience`` epochs without improvement.
+        callbacks: Keras callbacks driven as ``model.fit`` drives them
+            (``on_train_begin``, ``on_epoch_begin``, ``on_epoch_end`` with
+            the epoch's logs, ``on_train_end``; ``model.stop_training``
+            ends the training), e.g. best-weight selectors on a validation
+            AUROC they add to the logs, ``EarlyStopping`` or
+            ``ReduceLROnPlateau`` on it. Their state (`deepbio.training.
+            resume.callback_states`) is checkpointed with the epoch.
         shuffle: bool, a new row order every epoch (from ``seed`` and the
             epoch, so a resumed run sees the same order).
         seed: int.
@@ -191,7 +202,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
 
     Returns:
         dict ``{"loss": [...], "val_loss": [...], "learning_rate": [...]}``,
-        float per epoch (``val_loss`` empty without validation data).
+        float per epoch (``val_loss`` empty without validation data), plus
+        what the callbacks logged (``val_auroc``).
 
     Raises:
         ValueError: ``batch_size`` not divisible by the number of replicas,
@@ -200,12 +212,16 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
     import keras
     import tensorflow as tf
 
+    from deepbio.training.resume import (_length, _nest, callback_states, read_state,
+                                         set_callback_states, write_state)
+
     strategy = strategy or tf.distribute.get_strategy()
     loss = keras.losses.get(loss) if isinstance(loss, str) else loss
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
-    y = np.asarray(y, np.float32)
-    if len({len(a) for a in xs} | {len(y)}) != 1:
-        raise ValueError(f"inputs and targets differ in length: {[len(a) for a in xs]}, {len(y)}")
+    y = tf.nest.map_structure(lambda a: np.asarray(a, np.float32), y)
+    if len({len(a) for a in xs} | {_length(y)}) != 1:
+        raise ValueError(f"inputs and targets differ in length: {[len(a) for a in xs]}, "
+                         f"{_length(y)}")
     if batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"batch_size {batch_size} is not divisible by the "
                          f"{strategy.num_replicas_in_sync} replicas")
@@ -223,11 +239,11 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
 
         def dataset_fn(context):
             per_replica = context.get_per_replica_batch_size(batch_size)
-            rows, weights, step_counts = _step_rows(len(targets), batch_size,
+            rows, weights, step_counts = _step_rows(_length(targets), batch_size,
                                                     context.num_input_pipelines,
                                                     context.input_pipeline_id, order)
             counts[:] = step_counts
-            data = (pack([a[rows] for a in arrays]), targets[rows], weights)
+            data = (pack([a[rows] for a in arrays]), _nest(targets, rows), weights)
             return tf.data.Dataset.from_tensor_slices(data).batch(per_replica).prefetch(
                 tf.data.AUTOTUNE)
 
@@ -267,7 +283,7 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         total = 0.0
         for count in counts:  # the batch losses weighted by batch size, as Keras's loss tracker
             total += float(step(iterator, tf.constant(int(count), tf.int64))) * int(count)
-        return total / len(targets)
+        return total / _length(targets)
 
     with strategy.scope():
         if not optimizer.built:
@@ -282,6 +298,11 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
     state = {"epoch": 0, "history": {"loss": [], "val_loss": [], "learning_rate": []},
              "best": math.inf, "wait": 0, "best_epoch": None, "lr_best": math.inf, "lr_wait": 0,
              "stopped": False}
+    callbacks = list(callbacks)
+    model.stop_training = False
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
     latest = tf.train.latest_checkpoint(str(restore_dir)) if manager else None
     if latest:
         checkpoint.restore(latest).assert_existing_objects_matched()
@@ -292,20 +313,28 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         if best and Path(restore_dir) != Path(checkpoint_dir):  # a worker resuming from the chief
             Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(restore_dir) / best, Path(checkpoint_dir) / best)
+        if callbacks:  # after on_train_begin, which resets them
+            name = f"callbacks-{int(epoch_counter.numpy())}.pkl"
+            set_callback_states(callbacks, read_state(Path(checkpoint_dir) / name,
+                                                      Path(restore_dir) / name))
     val = None
     if validation_data is not None:
         x_val, y_val = validation_data
         val = ([np.asarray(a) for a in (x_val if isinstance(x_val, (list, tuple)) else [x_val])],
-               np.asarray(y_val, np.float32))
+               tf.nest.map_structure(lambda a: np.asarray(a, np.float32), y_val))
     history = state["history"]
     while state["epoch"] < epochs and not state["stopped"]:
         epoch, start = state["epoch"], time.perf_counter()
-        order = (np.random.default_rng([seed, epoch]).permutation(len(y)) if shuffle
-                 else np.arange(len(y)))
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        order = (np.random.default_rng([seed, epoch]).permutation(_length(y)) if shuffle
+                 else np.arange(_length(y)))
         history["loss"].append(run_epoch(train_step, xs, y, order))
         history["learning_rate"].append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+        logs = {"loss": history["loss"][-1], "learning_rate": history["learning_rate"][-1]}
         if val is not None:
-            current = run_epoch(val_step, val[0], val[1], np.arange(len(val[1])))
+            current = run_epoch(val_step, val[0], val[1], np.arange(_length(val[1])))
+            logs["val_loss"] = current
             history["val_loss"].append(current)
             if patience is not None:
                 state["wait"] += 1
@@ -325,12 +354,22 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
                     if state["lr_wait"] >= reduce_lr[1]:
                         optimizer.learning_rate = float(history["learning_rate"][-1]) * reduce_lr[0]
                         state["lr_wait"] = 0
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        for key, value in logs.items():
+            if key not in ("loss", "val_loss", "learning_rate"):
+                history.setdefault(key, []).append(float(value))
+        if model.stop_training:
+            state["stopped"] = True
         state["epoch"] = epoch + 1
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}: loss={history['loss'][-1]:.4f}"
                   + (f" val_loss={history['val_loss'][-1]:.4f}" if history["val_loss"] else "")
                   + f" ({time.perf_counter() - start:.1f}s)", flush=True)
         if manager:
+            if callbacks:
+                write_state(callback_states(callbacks),
+                            Path(checkpoint_dir) / f"callbacks-{state['epoch']}.pkl")
             _save_state(state, Path(checkpoint_dir))
             epoch_counter.assign(state["epoch"])
             manager.save(checkpoint_number=state["epoch"])  # every worker saves (collectives)
@@ -341,6 +380,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
             with np.load(Path(checkpoint_dir) / f"best-{state['best_epoch'] + 1}.npz") as saved:
                 weights = [saved[f"w{i}"] for i in range(len(saved.files))]
         model.set_weights(weights)
+    for callback in callbacks:
+        callback.on_train_end()
     return {k: [float(v) for v in values] for k, values in history.items()}
 
 
@@ -361,9 +402,11 @@ def _save_state(state, folder):
 def _prune(folder, state):
     """Keeps the state of the last epoch and the best weights it refers to."""
     best = f"best-{state['best_epoch'] + 1}.npz" if state["best_epoch"] is not None else None
-    for path in folder.glob("state-*.json"):
-        if path.name != f"state-{state['epoch']}.json":
-            path.unlink(missing_ok=True)
+    for pattern, keep in (("state-*.json", f"state-{state['epoch']}.json"),
+                          ("callbacks-*.pkl", f"callbacks-{state['epoch']}.pkl")):
+        for path in folder.glob(pattern):
+            if path.name != keep:
+                path.unlink(missing_ok=True)
     for path in folder.glob("best-*.npz"):
         if path.name != best:
             path.unlink(missing_ok=True)

@@ -13,7 +13,28 @@ import Feature_extraction_algorithms as fea
 from deepbio.data.motif import default_input, load_sequences
 from deepbio.metrics import binary_metrics
 from deepbio.models import basset_cnn
+from deepbio.training.distributed import fit_distributed, is_multi_worker
 from deepbio.training.resume import resumable_fit
+
+
+class ValidationAUROC(keras.callbacks.Callback):
+    """Adds ``val_auroc`` (scikit-learn's AUROC of the validation set) to each epoch's logs.
+
+    For `deepbio.training.distributed.fit_distributed`, which computes no
+    compiled metrics; put it before the callbacks that monitor ``val_auroc``.
+
+    Args:
+        x_val: float32 one-hot (n, L, 4).
+        y_val: 0/1 labels (n,).
+    """
+
+    def __init__(self, x_val, y_val):
+        super().__init__()
+        self.x_val, self.y_val = x_val, y_val
+
+    def on_epoch_end(self, epoch, logs=None):
+        scores = self.model.predict(self.x_val, batch_size=512, verbose=0).ravel()
+        logs["val_auroc"] = binary_metrics(self.y_val, scores)["auroc"]
 
 
 def _pair_splits(n, config):
@@ -68,9 +89,17 @@ def train_basset(config, data_dir=None, verbose=2, sequences=None):
                   jit_compile=config.keras_jit_compile())
     stop = keras.callbacks.EarlyStopping(monitor="val_auroc", mode="max", patience=config.patience,
                                          restore_best_weights=True)
-    history = resumable_fit(model, x_train, y_train, validation_data=(x_val, y_val),
-                            epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                            callbacks=[stop], stateful=[stop], verbose=verbose)
+    if is_multi_worker():  # Keras 3's model.fit cannot run there: the same training, own loop
+        history = fit_distributed(model, "binary_crossentropy", model.optimizer, x_train,
+                                  y_train[:, None], validation_data=(x_val, y_val[:, None]),
+                                  epochs=config.epochs, batch_size=config.batch_size,
+                                  seed=config.seed, verbose=verbose,
+                                  callbacks=[ValidationAUROC(x_val, y_val), stop])
+    else:
+        history = resumable_fit(model, x_train, y_train, validation_data=(x_val, y_val),
+                                epochs=config.epochs, batch_size=config.batch_size,
+                                seed=config.seed, callbacks=[stop], stateful=[stop],
+                                verbose=verbose)
     scores = model.predict(x_test, batch_size=512, verbose=0).ravel()
     result = {"model": model, "test": binary_metrics(y_test, scores),
               "splits": {"train": 2 * len(train_idx), "val": 2 * len(val_idx),

@@ -34,6 +34,30 @@ CALLBACK_STATE = {
 }
 
 
+def callback_states(callbacks):
+    """The state of callbacks: ``get_state()``, the attributes of `CALLBACK_STATE`, else None."""
+    states = []
+    for callback in callbacks:
+        if hasattr(callback, "get_state"):
+            states.append(callback.get_state())
+        else:
+            names = CALLBACK_STATE.get(type(callback).__name__)
+            states.append(names and {n: getattr(callback, n, None) for n in names})
+    return states
+
+
+def set_callback_states(callbacks, states):
+    """Restores what `callback_states` returned."""
+    for callback, saved in zip(callbacks, states, strict=True):
+        if saved is None:
+            continue
+        if hasattr(callback, "set_state"):
+            callback.set_state(saved)
+        else:
+            for name, value in saved.items():
+                setattr(callback, name, value)
+
+
 def _nest(value, rows):
     if isinstance(value, dict):
         return {k: _nest(v, rows) for k, v in value.items()}
@@ -144,14 +168,7 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
         self.history = {}
 
     def _callback_states(self):
-        states = []
-        for callback in self.stateful:
-            if hasattr(callback, "get_state"):
-                states.append(callback.get_state())
-            else:
-                names = CALLBACK_STATE[type(callback).__name__]
-                states.append({n: getattr(callback, n, None) for n in names})
-        return states
+        return callback_states(self.stateful)
 
     def _save_model(self):
         model = self.model
@@ -172,12 +189,7 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
             variable.assign(value)
         for variable, value in zip(model.optimizer.variables, state["optimizer"], strict=True):
             variable.assign(value)
-        for callback, saved in zip(self.stateful, state["callbacks"], strict=True):
-            if hasattr(callback, "set_state"):
-                callback.set_state(saved)
-            else:
-                for name, value in saved.items():
-                    setattr(callback, name, value)
+        set_callback_states(self.stateful, state["callbacks"])
         self.history = state["history"]
         self._current_epoch = state["epoch"]
         model._initial_epoch = state["epoch"]

@@ -13,6 +13,7 @@ import numpy as np
 from deepbio.losses import masked_binary_crossentropy
 from deepbio.metrics import binary_metrics
 from deepbio.models.rna_modification import vqrna_from_config
+from deepbio.training.distributed import fit_distributed, is_multi_worker
 from deepbio.training.resume import resumable_fit
 
 
@@ -23,6 +24,18 @@ def compile_model(model, config):
                   loss_weights={"modification": config.ce_weight, "reconstruction": config.rec_weight},
                   jit_compile=config.keras_jit_compile())
     return model
+
+
+def _per_example_loss(config):
+    """The compiled loss per window, for `fit_distributed`: w_ce · masked BCE + w_rec · MSE.
+
+    (The quantizer's VQ loss is a model loss, added by the loop.)
+    """
+    def loss(y_true, y_pred):
+        ce = masked_binary_crossentropy(y_true["modification"], y_pred["modification"])
+        error = keras.ops.square(y_true["reconstruction"] - y_pred["reconstruction"])
+        return config.ce_weight * ce + config.rec_weight * keras.ops.mean(error, axis=(1, 2))
+    return loss
 
 
 def masked_aurocs(labels, probabilities):
@@ -114,10 +127,15 @@ def train_model(config, names, x, y, x_val, y_val, verbose=2):
     start = time.perf_counter()
     schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_auroc", mode="max", factor=0.5,
                                                  patience=1, verbose=0)
-    history = resumable_fit(model, x, {"modification": y, "reconstruction": x},
-                            batch_size=config.batch_size, epochs=config.epochs, seed=config.seed,
-                            verbose=verbose, callbacks=[selector, schedule],
-                            stateful=[selector, schedule])
+    targets = {"modification": y, "reconstruction": x}
+    if is_multi_worker():  # Keras 3's model.fit cannot run there: the same training, own loop
+        history = fit_distributed(model, _per_example_loss(config), model.optimizer, x, targets,
+                                  batch_size=config.batch_size, epochs=config.epochs,
+                                  seed=config.seed, verbose=verbose, callbacks=[selector, schedule])
+    else:
+        history = resumable_fit(model, x, targets, batch_size=config.batch_size,
+                                epochs=config.epochs, seed=config.seed, verbose=verbose,
+                                callbacks=[selector, schedule], stateful=[selector, schedule])
     seconds = time.perf_counter() - start
     epochs_run = len(history["loss"])
     return model, {"epochs_run": epochs_run, "best_epoch": selector.best_epoch + 1,

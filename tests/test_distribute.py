@@ -419,3 +419,17 @@ def test_replica_shares_cover_the_batch_once():
     assert rows0.tolist() == [0] and w0.tolist() == [1.0]
     assert rows1.tolist() == [0] and w1.tolist() == [0.0]  # runs the step, weighs nothing
     assert sum(float(np.sum(w)) for _, w in replica_shares(7, 4)) == 7
+
+
+def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_path):
+    from deepbio.tasks.run_folder import remove_dead_worker_folders
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = tmp_path / f"deepbio-ptm-worker-{finished.stdout.strip()}-x1y2"
+    alive = tmp_path / f"deepbio-ptm-worker-{os.getpid()}-a1b2"
+    other = tmp_path / "deepbio-notes"
+    for folder in (dead, alive, other):
+        (folder / "checkpoints").mkdir(parents=True)
+    assert remove_dead_worker_folders(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and other.exists()

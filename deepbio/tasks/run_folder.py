@@ -144,6 +144,32 @@ def is_chief(strategy):
             and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def remove_dead_worker_folders(folder=None):
+    """Deletes the temporary run folders of non-chief workers whose process is gone (SIGKILL).
+
+    A worker's folder is ``deepbio-<task>-worker-<pid>-<random>`` in
+    ``folder`` (default `tempfile.gettempdir`); a worker that exits deletes
+    its own, one killed leaves it, and the next worker started on that
+    machine removes it.
+
+    Returns:
+        list of the `pathlib.Path` removed.
+    """
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob("deepbio-*-worker-*-*"):
+        pid = path.name.split("-worker-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except PermissionError:  # another user's live process
+            pass
+    return removed
+
+
 def check_output_dir(path):
     """Checks that ``path`` can be a run folder (before any work starts).
 
@@ -236,7 +262,8 @@ class RunFolder:
         if not is_chief(self.strategy):
             self._chief_checkpoints = self.checkpoint_dir
             self.chief, self._created = False, True
-            self.path = Path(tempfile.mkdtemp(prefix=f"deepbio-{self.task}-worker-"))
+            remove_dead_worker_folders()
+            self.path = Path(tempfile.mkdtemp(prefix=f"deepbio-{self.task}-worker-{os.getpid()}-"))
         self._scope = self.strategy.scope()
         self._scope.__enter__()
         keras.utils.set_random_seed(self.config.seed)

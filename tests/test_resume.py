@@ -93,12 +93,12 @@ def test_other_parameters_need_restart(tmp_path, data_dir):
     assert json.loads((out / "report.json").read_text())["modifications"] == ["Am", "m5U"]
 
 
-FIRST_UNIT = {"ptm": "stratified_trees_fold1.pkl", "binding": "fold1_pretrained.pkl"}
+FIRST_UNIT = {"ptm": "stratified_trees_fold1.pkl"}  # binding: test_custom_loops_resume_at_...
 
 
 @pytest.mark.parametrize("task", list(FIRST_UNIT))
 def test_killed_fold_resumes(task, tmp_path, data_dir):
-    """PTM CV folds and binding pre-training / folds are checkpoint units too."""
+    """PTM CV folds are checkpoint units too."""
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
     def command(out):
@@ -135,7 +135,8 @@ BINDING_TWO_EPOCHS = [*TINY["binding"], "--epochs", "2", "--pretrain-epochs", "2
 
 def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
     """Masked-LM pre-training and ΔG fine-tuning (custom loops, `LoopCheckpoint`) killed after their
-    first epoch resume there: the run ends with the uninterrupted run's report."""
+    first epoch resume there (the second rerun also loads the finished pre-training unit): the run
+    ends with the uninterrupted run's report."""
     import pickle
 
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -112,6 +112,24 @@ def _assert_same_training(out, reference, tolerance):
             np.testing.assert_allclose(fold[arm]["mae"], expected_fold[arm]["mae"], rtol=tolerance)
 
 
+@pytest.mark.parametrize("precision, replicas, tolerance", [
+    ([], [], 1e-5),  # a strategy with one replica (mirrored on one device) runs the replica step
+    (["--mixed-precision"], ["--cpu-replicas", "2"], 2e-3)])  # loss scaling agreed by all replicas
+def test_pretraining_under_mirrored_strategy(precision, replicas, tolerance, tmp_path, data_dir):
+    import numpy as np
+
+    flags = ["--task", "pretrain", "--epochs", "2", "--max-per-source", "20", "--crop-length", "32",
+             "--verbose", "0", "--data-dir", str(data_dir), *precision]
+    for name, extra in (("single", []), ("mirrored", ["--strategy", "mirrored", *replicas])):
+        _run([str(ROOT / "main.py"), *flags, *extra, "--output", str(tmp_path / name)],
+             cwd=tmp_path)
+    single, mirrored = (json.loads((tmp_path / name / "report.json").read_text())
+                        for name in ("single", "mirrored"))
+    np.testing.assert_allclose(mirrored["history"], single["history"], rtol=tolerance)
+    np.testing.assert_allclose(mirrored["heldout"]["perplexity"], single["heldout"]["perplexity"],
+                               rtol=tolerance)
+
+
 def test_custom_loops_train_under_mirrored_strategy(tmp_path, data_dir, binding_one_device):
     """Pre-training and fine-tuning split each global batch over 2 replicas: the same training."""
     out = tmp_path / "mirrored"
@@ -425,11 +443,59 @@ def test_a_killed_workers_temporary_folder_is_removed_by_the_next_worker(tmp_pat
     from deepbio.tasks.run_folder import remove_dead_worker_folders
 
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
-    dead = tmp_path / f"deepbio-ptm-worker-{finished.stdout.strip()}-x1y2"
-    alive = tmp_path / f"deepbio-ptm-worker-{os.getpid()}-a1b2"
+                              capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    dead = tmp_path / f"deepbio-ptm-worker-{finished}@{host}-x1y2"
+    alive = tmp_path / f"deepbio-ptm-worker-{os.getpid()}@{host}-a1b2"
+    elsewhere = tmp_path / f"deepbio-ptm-worker-{finished}@{host}-b-x1y2"  # another host's
     other = tmp_path / "deepbio-notes"
-    for folder in (dead, alive, other):
+    for folder in (dead, alive, elsewhere, other):
         (folder / "checkpoints").mkdir(parents=True)
     assert remove_dead_worker_folders(tmp_path) == [dead]
-    assert not dead.exists() and alive.exists() and other.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists() and other.exists()
+
+
+VQ_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from deepbio.tasks.run_folder import make_strategy
+    import keras
+    from deepbio.layers import VectorQuantizer
+
+    strategy = make_strategy(sys.argv[1], cpu_replicas=int(sys.argv[2]))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6, 3)).astype("float32")
+    y = x.sum(axis=(1, 2))[:, None].astype("float32")
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((6, 3))
+        quantizer = VectorQuantizer(8, 4, use_ema=True, dead_code_threshold=0.5, seed=0,
+                                    name="quantizer")
+        h = quantizer(keras.layers.Dense(4)(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    replicas = [np.asarray(v).tolist() for v in
+                strategy.experimental_local_results(quantizer.ema_cluster_size.value)]
+    print(json.dumps({"replicas": replicas,
+                      "cluster_size": np.asarray(quantizer.ema_cluster_size.numpy()).tolist()}))
+""")
+
+
+def test_vector_quantizer_keeps_one_codebook_across_replicas():
+    """EMA statistics are summed over replicas: every replica keeps the same codebook state, the
+    one-device run's (Keras 3 does not synchronise assigned non-trainable weights)."""
+    import numpy as np
+
+    def run(strategy, replicas):
+        result = subprocess.run([sys.executable, "-c", VQ_SCRIPT, strategy, str(replicas)],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert result.returncode == 0, result.stderr[-2000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    single, mirrored = run("one-device", 0), run("mirrored", 2)
+    assert len(mirrored["replicas"]) == 2
+    assert mirrored["replicas"][0] == mirrored["replicas"][1]
+    assert sum(mirrored["cluster_size"]) == pytest.approx(sum(single["cluster_size"]), rel=1e-4)
+    np.testing.assert_allclose(mirrored["cluster_size"], single["cluster_size"], atol=1e-3)

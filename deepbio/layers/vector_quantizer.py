@@ -4,6 +4,37 @@ import keras
 from keras import ops
 
 
+def _replica_context():
+    """TensorFlow's replica context when the step runs on several replicas, else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
+def _all_replicas_sum(value):
+    """``value`` summed over the replicas of a `tf.distribute` step (itself on one replica)."""
+    context = _replica_context()
+    if context is None:
+        return value
+    import tensorflow as tf
+
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _first_replica(value):
+    """The first replica's ``value`` on every replica (itself on one replica)."""
+    context = _replica_context()
+    if context is None:
+        return value
+    import tensorflow as tf
+
+    first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value * first)
+
+
 @keras.saving.register_keras_serializable(package="deepbio")
 class VectorQuantizer(keras.layers.Layer):
     """Maps each input vector to its nearest code of a learned codebook.
@@ -23,6 +54,11 @@ class VectorQuantizer(keras.layers.Layer):
     but updated in training by exponential moving averages of the vectors
     assigned to each code (van den Oord et al. 2017, appendix A.1), and only
     the commitment term is added.
+
+    Under a `tf.distribute` strategy with several replicas the EMA statistics
+    and dead-code usage are summed over the replicas and restarted codes are
+    taken from the first replica's batch, so every replica keeps the same
+    codebook (Keras 3 does not synchronise assigned non-trainable weights).
 
     While training it tracks two metrics: ``perplexity`` (exp of the entropy
     of the batch's code-usage distribution; equals the number of codes used
@@ -186,9 +222,10 @@ class VectorQuantizer(keras.layers.Layer):
         return outputs
 
     def _ema_update(self, flat, encodings):
-        counts = ops.sum(encodings, axis=0)
+        counts = _all_replicas_sum(ops.sum(encodings, axis=0))
+        sums = _all_replicas_sum(ops.matmul(ops.transpose(encodings), flat))
         cluster_size = self.ema_cluster_size * self.decay + (1.0 - self.decay) * counts
-        dw = self.ema_dw * self.decay + (1.0 - self.decay) * ops.matmul(ops.transpose(encodings), flat)
+        dw = self.ema_dw * self.decay + (1.0 - self.decay) * sums
         total = ops.sum(cluster_size)
         smoothed = (cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
         self.ema_cluster_size.assign(cluster_size)
@@ -200,11 +237,11 @@ class VectorQuantizer(keras.layers.Layer):
         are moved onto random vectors of the batch (Dhariwal et al. 2020,
         Jukebox, arXiv:2005.00341)."""
         usage = (self.code_usage * self.dead_code_decay
-                 + (1.0 - self.dead_code_decay) * ops.sum(encodings, axis=0))
+                 + (1.0 - self.dead_code_decay) * _all_replicas_sum(ops.sum(encodings, axis=0)))
         dead = usage < self.dead_code_threshold
         rows = keras.random.randint((self.num_embeddings,), 0, ops.shape(flat)[0],
                                     seed=self.seed_generator)
-        fresh = ops.take(flat, rows, axis=0)
+        fresh = _first_replica(ops.take(flat, rows, axis=0))
         self.embeddings.assign(ops.where(dead[:, None], fresh, self.embeddings))
         if self.use_ema:
             self.ema_dw.assign(ops.where(dead[:, None], fresh, self.ema_dw))

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -147,18 +148,19 @@ def is_chief(strategy):
 def remove_dead_worker_folders(folder=None):
     """Deletes the temporary run folders of non-chief workers whose process is gone (SIGKILL).
 
-    A worker's folder is ``deepbio-<task>-worker-<pid>-<random>`` in
+    A worker's folder is ``deepbio-<task>-worker-<pid>@<host>-<random>`` in
     ``folder`` (default `tempfile.gettempdir`); a worker that exits deletes
-    its own, one killed leaves it, and the next worker started on that
-    machine removes it.
+    its own, one killed leaves it, and the next worker started on the same
+    host removes it (folders of other hosts, on a shared temporary folder,
+    are left alone).
 
     Returns:
         list of the `pathlib.Path` removed.
     """
-    removed = []
-    for path in Path(folder or tempfile.gettempdir()).glob("deepbio-*-worker-*-*"):
-        pid = path.name.split("-worker-", 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or not path.is_dir():
+    removed, host = [], socket.gethostname()
+    for path in Path(folder or tempfile.gettempdir()).glob("deepbio-*-worker-*@*-*"):
+        pid, _, rest = path.name.split("-worker-", 1)[1].partition("@")
+        if not pid.isdigit() or rest.rpartition("-")[0] != host or not path.is_dir():
             continue
         try:
             os.kill(int(pid), 0)
@@ -263,7 +265,8 @@ class RunFolder:
             self._chief_checkpoints = self.checkpoint_dir
             self.chief, self._created = False, True
             remove_dead_worker_folders()
-            self.path = Path(tempfile.mkdtemp(prefix=f"deepbio-{self.task}-worker-{os.getpid()}-"))
+            self.path = Path(tempfile.mkdtemp(
+                prefix=f"deepbio-{self.task}-worker-{os.getpid()}@{socket.gethostname()}-"))
         self._scope = self.strategy.scope()
         self._scope.__enter__()
         keras.utils.set_random_seed(self.config.seed)
@@ -286,7 +289,15 @@ class RunFolder:
         return False
 
     def _discard(self):
-        """Removes what this run wrote, except its checkpoints (a rerun resumes from them)."""
+        """Removes what this run wrote, except its checkpoints (a rerun resumes from them).
+
+        Checkpoints without any saved work (only the parameters,
+        ``config.json``) go too, so a rerun with corrected flags starts afresh.
+        """
+        if self.checkpoint_dir.is_dir() and all(
+                path.name == "config.json" for path in self.checkpoint_dir.rglob("*")
+                if path.is_file()):
+            shutil.rmtree(self.checkpoint_dir)
         for path in self._written:
             if path.is_file():
                 path.unlink()
@@ -342,9 +353,13 @@ class RunFolder:
         ``key``), so its result does not depend on what ran before it, and a
         resumed run ends with the same report as an uninterrupted one. The
         result is pickled atomically to ``checkpoints/<key>.pkl`` (Keras
-        models pickle as ``.keras`` archives). While it runs,
-        `deepbio.training.distributed.fit_distributed` checkpoints its epochs
-        in ``checkpoints/<key>.steps/`` (deleted when the unit is done).
+        models pickle as ``.keras`` archives). While it runs, its trainings
+        (`deepbio.training.resume.resumable_fit`, `deepbio.training.resume.
+        LoopCheckpoint`, `deepbio.training.distributed.fit_distributed`)
+        checkpoint their epochs in ``checkpoints/<key>.steps/`` (deleted when
+        the unit is done). The run's parameters go to
+        ``checkpoints/config.json`` before the first unit starts, so a rerun
+        with other parameters is refused rather than resumed.
 
         Args:
             key: str, unique within the run (``fold3``, ``Am``).
@@ -368,13 +383,13 @@ class RunFolder:
                 with open(found, "rb") as handle:
                     return pickle.load(handle)
         keras.utils.set_random_seed((self.config.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31)
+        if not (self.checkpoint_dir / "config.json").is_file():  # the parameters they belong to,
+            write_json(getattr(self, "_checkpoint_config", None)  # before any epoch checkpoint
+                       or json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
+                       self.checkpoint_dir / "config.json")
         steps = self.checkpoint_dir / f"{key}.steps"
         with checkpoint_directory(steps, (self.resume_dir or self.checkpoint_dir) / f"{key}.steps"):
             result = compute()
-        if not (self.checkpoint_dir / "config.json").is_file():  # the parameters they belong to
-            write_json(getattr(self, "_checkpoint_config", None)
-                       or json.loads(json.dumps(dataclasses.asdict(self.config), default=str)),
-                       self.checkpoint_dir / "config.json")
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as handle:
                 pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)

@@ -68,11 +68,51 @@ def next_checkpoint_directories():
 
 
 
-def replica_count(strategy=None):
-    """Replicas in sync of ``strategy`` (default: the current one); 1 without a strategy."""
+def strategy_replicas():
+    """Replicas of the current `tf.distribute` strategy; None outside any strategy's scope.
+
+    A custom loop feeds replicas (`replica_shares`, `per_replica`,
+    ``strategy.run``) whenever a strategy is in scope, even with one replica
+    (its variables are distributed: updating them needs a replica context),
+    and calls its plain compiled step only without a strategy.
+    """
     import tensorflow as tf
 
-    return (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
+    if not tf.distribute.has_strategy():
+        return None
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def synchronized_gradients(grads, optimizer):
+    """Gradients all replicas agree on, for a loss-scale optimizer under a strategy.
+
+    Keras's `keras.optimizers.LossScaleOptimizer` decides whether the
+    gradients are finite (apply, else lower the scale) from the first local
+    replica's gradients, before Keras's all-reduce; a replica whose scaled
+    loss overflowed could then be summed into the weights, and workers could
+    take different branches. Here the gradients are all-reduced first and
+    divided by the number of replicas, so every replica holds the same mean
+    and the optimizer's own sum restores the total. Without loss scaling or
+    with one replica they are returned as they are.
+
+    Args:
+        grads: list of gradient tensors (None for unconnected variables).
+        optimizer: the Keras optimizer that will apply them.
+    """
+    import keras
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if (not isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or context is None
+            or context.num_replicas_in_sync == 1):
+        return grads
+    present = [i for i, g in enumerate(grads) if g is not None]
+    summed = context.all_reduce(tf.distribute.ReduceOp.SUM,  # embeddings: IndexedSlices made dense
+                                [tf.convert_to_tensor(grads[i]) for i in present])
+    out = list(grads)
+    for i, g in zip(present, summed):
+        out[i] = g / context.num_replicas_in_sync
+    return out
 
 
 def replica_shares(n, replicas):
@@ -194,7 +234,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         checkpoint_dir: optional folder; each finished epoch is saved there
             (model, optimizer, epoch counter via `tf.train.CheckpointManager`;
             history and early-stopping state as ``state-<epoch>.json``, best
-            weights as ``best-<epoch>.npz``). Default: the one given by
+            weights as ``best-<epoch>.npz``, the callbacks' state as
+            ``callbacks-<epoch>.pkl``). Default: the one given by
             `checkpoint_directory`, else none.
         restore_dir: optional folder to resume from (default
             ``checkpoint_dir``).
@@ -262,7 +303,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         with tf.GradientTape() as tape:
             value = replica_loss(inputs, targets, weights, count, True)
             objective = optimizer.scale_loss(value) if scaled else value
-        grads = tape.gradient(objective, model.trainable_variables)
+        grads = synchronized_gradients(tape.gradient(objective, model.trainable_variables),
+                                       optimizer)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return value
 

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deepbio.models.multiomic import BindingAffinityRegressor
-from deepbio.training.distributed import replica_count, replica_shares
+from deepbio.training.distributed import replica_shares, strategy_replicas
 from deepbio.training.resume import LoopCheckpoint
 from deepbio.training.optimizers import warmup_cosine_adamw
 
@@ -134,9 +134,9 @@ def batch_rows(encoded, rows, batch_size, rng=None, by_protein=True):
 def regression_step_functions(model, shared, optimizers, jit_compile=False):
     """Compiled ``train_step`` (MSE) and ``predict_step(batch)`` of a `BindingAffinityRegressor`.
 
-    On one device ``train_step(batch, y)`` takes one batch (`make_batch`, its
-    ``y`` popped). Under a `tf.distribute` strategy with several replicas
-    (the model and optimizers built in its scope) it takes ``(batches, ys,
+    Without a strategy ``train_step(batch, y)`` takes one batch (`make_batch`,
+    its ``y`` popped). Under a `tf.distribute` strategy (the model and
+    optimizers built in its scope; not XLA-compiled) it takes ``(batches, ys,
     weights)``: one batch, target and weight (0 or 1) array per replica
     (`deepbio.training.distributed.replica_shares`), runs with
     ``strategy.run``, and each replica's loss is its weighted squared error
@@ -154,7 +154,7 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
     """
     import tensorflow as tf
 
-    from deepbio.training.distributed import per_replica
+    from deepbio.training.distributed import per_replica, synchronized_gradients
 
     matrix, vector = tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)
     if shared:
@@ -163,7 +163,7 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
     else:
         spec = {"token_ids": matrix, "padding_mask": matrix}
     strategy = tf.distribute.get_strategy()
-    replicas = replica_count(strategy)
+    replicas = strategy_replicas()
 
     def standardized(batch, training):
         if shared:
@@ -184,7 +184,8 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
             scaled = [optimizer.scale_loss(loss) for optimizer, _ in optimizers] if scaling else None
         if scaling:  # each loss-scale optimizer unscales the gradients of its own scaled loss
             for (optimizer, vs), scaled_loss in zip(optimizers, scaled):
-                optimizer.apply_gradients(zip(tape.gradient(scaled_loss, vs), vs))
+                grads = synchronized_gradients(tape.gradient(scaled_loss, vs), optimizer)
+                optimizer.apply_gradients(zip(grads, vs))
             return loss
         variables = [v for _, vs in optimizers for v in vs]
         grads = tape.gradient(loss, variables)
@@ -201,7 +202,9 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
 
     floats = tf.TensorSpec((None,), tf.float32)
 
-    @tf.function(input_signature=[[spec] * replicas, [floats] * replicas, [floats] * replicas,
+    fed = replicas or 1
+
+    @tf.function(input_signature=[[spec] * fed, [floats] * fed, [floats] * fed,
                                   tf.TensorSpec((), tf.float32)])
     def distributed_step(batches, ys, weights, total):
         values = per_replica(list(zip(batches, ys, weights)), strategy)
@@ -209,7 +212,7 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def train_step(batch, y, weights=None):
-        if replicas == 1:
+        if replicas is None:
             return one_device_step(batch, y)
         total = tf.constant(float(sum(np.sum(w) for w in weights)), tf.float32)
         return distributed_step([{k: np.asarray(v, np.int32) for k, v in b.items()} for b in batch],
@@ -267,7 +270,7 @@ def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, d
         optimizers.append((optimizer, variables))
     train_step, predict_step = regression_step_functions(model, shared, optimizers,
                                                         config.function_jit_compile())
-    replicas = replica_count()
+    replicas = strategy_replicas()
     checkpoint = LoopCheckpoint(model, [optimizer for optimizer, _ in optimizers], rng)
     done, history = checkpoint.restore()
     history = history or []
@@ -277,7 +280,7 @@ def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, d
         bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=verbose != 1, leave=False)
         for rows in bar:
-            if replicas == 1:
+            if replicas is None:
                 batch = make_batch(encoded, rows, tokenizer, shared, targets)
                 y = batch.pop("y")
                 losses.append(float(train_step(batch, y)))

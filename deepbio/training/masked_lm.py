@@ -58,14 +58,14 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
     returns the mean masked cross-entropy of the batch, ``eval_step`` the
     sums ``(cross-entropy, correct, count)`` over the masked tokens.
 
-    Under a `tf.distribute` strategy with several replicas (``--strategy
-    mirrored`` or ``multi-worker``; the model and ``optimizer`` built in its
-    scope), ``train_step`` splits the batch's rows over the replicas
+    Under a `tf.distribute` strategy (``--strategy mirrored`` or
+    ``multi-worker``; the model and ``optimizer`` built in its scope),
+    ``train_step`` splits the batch's rows over the replicas
     (`deepbio.training.distributed.replica_shares`) and runs with
     ``strategy.run``: each replica's loss is its cross-entropy sum over the
     masked-token count of the *whole* batch, so the summed gradients are
-    those of the whole batch on one device. ``eval_step`` runs in
-    cross-replica context.
+    those of the whole batch on one device (that step is not
+    XLA-compiled). ``eval_step`` runs in cross-replica context.
 
     Args:
         model: `MultiomicMaskedLM`.
@@ -75,12 +75,13 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
     """
     import tensorflow as tf
 
-    from deepbio.training.distributed import per_replica, replica_count, replica_shares
+    from deepbio.training.distributed import (per_replica, replica_shares, strategy_replicas,
+                                              synchronized_gradients)
 
     spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
             tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32)]
     strategy = tf.distribute.get_strategy()
-    replicas = replica_count(strategy)
+    replicas = strategy_replicas()
 
     def losses(ids, mask, targets, weights, training):
         logits = model({"token_ids": ids, "padding_mask": mask}, training=training)
@@ -94,7 +95,7 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
             total, _, _ = losses(ids, mask, targets, weights, True)
             loss = total / count
             scaled = optimizer.scale_loss(loss)  # the loss itself unless loss scaling is on
-        grads = tape.gradient(scaled, model.trainable_variables)
+        grads = synchronized_gradients(tape.gradient(scaled, model.trainable_variables), optimizer)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
@@ -102,7 +103,7 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
     def one_device_step(ids, mask, targets, weights, count):
         return replica_step(ids, mask, targets, weights, count)
 
-    @tf.function(input_signature=[[spec] * replicas, tf.TensorSpec((), tf.float32)])
+    @tf.function(input_signature=[[spec] * (replicas or 1), tf.TensorSpec((), tf.float32)])
     def distributed_step(shares, count):
         values = per_replica([tuple(share) for share in shares], strategy)
         losses_ = strategy.run(lambda v: replica_step(*v, count), args=(values,))
@@ -110,7 +111,7 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
 
     def train_step(ids, mask, targets, weights):
         count = tf.constant(max(float(np.sum(weights)), 1.0), tf.float32)
-        if replicas == 1:
+        if replicas is None:
             return one_device_step(ids, mask, targets, weights, count)
         arrays = [np.asarray(a, np.int32) for a in (ids, mask, targets)]
         weights = np.asarray(weights, np.float32)

@@ -13,7 +13,7 @@ import Feature_extraction_algorithms as fea
 from deepbio.data.motif import default_input, load_sequences
 from deepbio.metrics import binary_metrics
 from deepbio.models import basset_cnn
-from deepbio.training.distributed import fit_distributed, is_multi_worker
+from deepbio.training.distributed import fit_distributed, is_multi_worker, strategy_replicas
 from deepbio.training.resume import resumable_fit
 
 
@@ -83,7 +83,8 @@ def train_basset(config, data_dir=None, verbose=2, sequences=None):
     x_test, y_test = part(test_idx)
     model = basset_cnn(sequence_length=positives.shape[1], filters=config.filters,
                        kernel_sizes=config.kernel_sizes, pool_sizes=config.pool_sizes,
-                       dense_units=config.dense_units, dropout=config.dropout)
+                       dense_units=config.dense_units, dropout=config.dropout,
+                       synchronized=(strategy_replicas() or 1) > 1)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auroc")],
                   jit_compile=config.keras_jit_compile())

@@ -34,15 +34,22 @@ CALLBACK_STATE = {
 }
 
 
-def callback_states(callbacks):
-    """The state of callbacks: ``get_state()``, the attributes of `CALLBACK_STATE`, else None."""
+def callback_states(callbacks, strict=False):
+    """The state of callbacks: ``get_state()``, the attributes of `CALLBACK_STATE`, else None.
+
+    Raises:
+        ValueError: ``strict`` and a callback whose state is not known.
+    """
     states = []
     for callback in callbacks:
         if hasattr(callback, "get_state"):
             states.append(callback.get_state())
-        else:
-            names = CALLBACK_STATE.get(type(callback).__name__)
-            states.append(names and {n: getattr(callback, n, None) for n in names})
+            continue
+        names = CALLBACK_STATE.get(type(callback).__name__)
+        if names is None and strict:
+            raise ValueError(f"{type(callback).__name__}: no get_state()/set_state() and not one "
+                             f"of {', '.join(CALLBACK_STATE)}; its state cannot be checkpointed")
+        states.append(names and {n: getattr(callback, n, None) for n in names})
     return states
 
 
@@ -168,7 +175,7 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
         self.history = {}
 
     def _callback_states(self):
-        return callback_states(self.stateful)
+        return callback_states(self.stateful, strict=True)
 
     def _save_model(self):
         model = self.model
@@ -282,9 +289,15 @@ class LoopCheckpoint:
         state = read_state(self.path, self.restore_path) if self.path else None
         if state is None:
             return 0, None
+        saved = [v for optimizer in self.optimizers for v in optimizer.variables]
+        if (len(state["variables"]) != len(self.model.variables)
+                or len(state["optimizers"]) != len(saved)):
+            raise ValueError(f"{self.restore_path}: this epoch checkpoint holds another model "
+                             f"({len(state['variables'])} variables, {len(state['optimizers'])} "
+                             f"optimizer variables; this one has {len(self.model.variables)}, "
+                             f"{len(saved)}); rerun with --restart")
         for variable, value in zip(self.model.variables, state["variables"], strict=True):
             variable.assign(value)
-        saved = [v for optimizer in self.optimizers for v in optimizer.variables]
         for variable, value in zip(saved, state["optimizers"], strict=True):
             variable.assign(value)
         self.rng.bit_generator.state = state["rng"]

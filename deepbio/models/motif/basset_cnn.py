@@ -5,7 +5,8 @@ import keras
 
 def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 7),
                pool_sizes=(3, 4, 4), dense_units=(128,), dropout=0.3, num_outputs=1,
-               output_activation="sigmoid", batch_norm=True, name="basset_cnn"):
+               output_activation="sigmoid", batch_norm=True, synchronized=False,
+               name="basset_cnn"):
     """Builds a Basset-style CNN (conv → BN → ReLU → max-pool blocks, dense head).
 
     The architecture of Basset (Kelley, Snoek & Rinn 2016, "Basset: learning
@@ -28,6 +29,10 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
         num_outputs: int. Output units (1: one accessibility score).
         output_activation: str. ``"sigmoid"`` (probabilities) or ``"linear"``.
         batch_norm: bool. BatchNormalization after each convolution.
+        synchronized: bool. Batch statistics over all replicas of a
+            `tf.distribute` strategy (Keras's ``synchronized=True``), so the
+            replicas keep one set of moving statistics; for training under
+            a strategy with several replicas.
         name: str. Model name.
 
     Returns:
@@ -66,7 +71,7 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
         x = keras.layers.Conv1D(width, kernel, padding="same", use_bias=not batch_norm,
                                 name=f"conv{i}")(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+            x = keras.layers.BatchNormalization(synchronized=synchronized, name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
         if pool > 1:
             x = keras.layers.MaxPooling1D(pool, name=f"pool{i}")(x)

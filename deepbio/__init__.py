@@ -1,8 +1,9 @@
 """deepbio: Keras 3 models and pipelines for deep learning on biological sequences.
 
-``import deepbio`` registers every custom layer and model with Keras (deepbio's
-and those of ``Feature_extraction_algorithms``), so a saved ``.keras`` model of
-any task loads with ``keras.models.load_model``. Registration happens as soon
+``import deepbio`` registers every custom layer, model and loss with Keras
+(deepbio's and those of ``Feature_extraction_algorithms``), so a saved
+``.keras`` model of any task loads with ``keras.models.load_model``, its
+compiled loss and metrics included. Registration happens as soon
 as Keras is imported (at once when it already is), so ``import deepbio.data``
 alone does not start TensorFlow.
 """
@@ -15,7 +16,8 @@ import sys
 __version__ = "0.2.0"
 
 # Modules whose import registers custom objects (``@keras.saving.register_keras_serializable``).
-REGISTERING_MODULES = ("deepbio.layers", "deepbio.models", "Feature_extraction_algorithms.layers")
+REGISTERING_MODULES = ("deepbio.layers", "deepbio.models", "deepbio.losses",
+                       "Feature_extraction_algorithms.layers")
 
 
 def register_custom_objects():

@@ -74,7 +74,8 @@ def register_custom_objects():
     if register is not None:
         register()
         return
-    for name in ("deepbio.layers", "deepbio.models", "Feature_extraction_algorithms.layers"):
+    for name in ("deepbio.layers", "deepbio.models", "deepbio.losses",
+                 "Feature_extraction_algorithms.layers"):
         importlib.import_module(name)
 
 
@@ -95,8 +96,10 @@ def load_task_model(path, task, accepts=None, compile=False):
     Raises:
         FileNotFoundError: no such file.
         ValueError: a folder without ``model.keras``, a file that is not a
-            (complete) Keras model, or a model of another task (the message
-            names the file).
+            (complete) Keras model, one that needs unsafe deserialization
+            (a ``Lambda`` layer: it is loaded in safe mode, so no code in the
+            file runs), or a model of another task (the message names the
+            file).
     """
     path = model_file(path, task)
     if path.suffix.lower() not in MODEL_SUFFIXES:
@@ -106,7 +109,7 @@ def load_task_model(path, task, accepts=None, compile=False):
 
     register_custom_objects()
     try:
-        model = keras.models.load_model(path, compile=compile)
+        model = keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  (zip, HDF5, config and registry errors alike)
         detail = " ".join(str(error).split())[:200]
         raise ValueError(f"model {path} could not be loaded as a Keras model; is the file complete "

@@ -186,7 +186,7 @@ def _pipeline(config, folder, evaluate_test=True):
 
     Runs stratified and (``--grouped-cv``) accession-grouped CV of
     ``--model-type`` and of each ``--compare`` model, fits the final model on
-    every training window, and writes ``ptm_model.joblib`` (trees, linear,
+    every training window, and writes ``ptm_model.skops`` (trees, linear,
     stack: `deepbio.models.ptm.predictor.WindowEnsemble`) or ``model.keras``
     (network: tokens → calibrated probabilities), ``thresholds.json``,
     ``params.json``, ``report.json``, ``cv_predictions.csv``,
@@ -411,7 +411,7 @@ class PTMTask(Task):
         from deepbio.models.ptm.predictor import PREDICTOR_FILE
 
         path = Path(model_path)
-        if path.suffix == ".joblib" or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
+        if path.suffix in (".skops", ".joblib") or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
             raise ValueError(f"model {model_path} is a {PREDICTOR_FILE} (trees/powerset/linear/stack): "
                              f"saliency maps need the network (train with --model-type network); "
                              f"a tree run folder holds position importance "

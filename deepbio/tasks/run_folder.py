@@ -352,8 +352,10 @@ class RunFolder:
         The unit starts from its own seed (derived from ``config.seed`` and
         ``key``), so its result does not depend on what ran before it, and a
         resumed run ends with the same report as an uninterrupted one. The
-        result is pickled atomically to ``checkpoints/<key>.pkl`` (Keras
-        models pickle as ``.keras`` archives). While it runs, its trainings
+        result is saved atomically to ``checkpoints/<key>.zip``
+        (`deepbio.utils.safe_files.write_tree`: JSON, NumPy arrays, ``.keras``
+        models, skops objects of a fixed allow-list; nothing is pickled, and
+        a ``<key>.pkl`` of an older deepbio is refused). While it runs, its trainings
         (`deepbio.training.resume.resumable_fit`, `deepbio.training.resume.
         LoopCheckpoint`, `deepbio.training.distributed.fit_distributed`)
         checkpoint their epochs in ``checkpoints/<key>.steps/`` (deleted when
@@ -363,25 +365,32 @@ class RunFolder:
 
         Args:
             key: str, unique within the run (``fold3``, ``Am``).
-            compute: callable () → a picklable result.
+            compute: callable () → a result `write_tree` can save.
 
         Returns:
             The result of ``compute``, computed now or loaded.
+
+        Raises:
+            ValueError: a unit checkpoint that is not one deepbio saved
+                (tampered with, or pickled by an older deepbio).
         """
         import json
-        import pickle
         import zlib
 
         import keras
 
         from deepbio.training.distributed import checkpoint_directory, remove_checkpoints
 
-        path = self.checkpoint_dir / f"{key}.pkl"
-        resume = self.resume_dir / f"{key}.pkl" if self.resume_dir else path
+        from deepbio.utils.safe_files import read_tree, refuse_pickle, write_tree
+
+        restart = "rerun the same command with --restart to start afresh"
+        path = self.checkpoint_dir / f"{key}.zip"
+        resume = self.resume_dir / f"{key}.zip" if self.resume_dir else path
         for found in (path, resume):
             if found.is_file():
-                with open(found, "rb") as handle:
-                    return pickle.load(handle)
+                return read_tree(found, restart)
+            if found.with_suffix(".pkl").is_file():
+                refuse_pickle(found.with_suffix(".pkl"), restart)
         keras.utils.set_random_seed((self.config.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**31)
         if not (self.checkpoint_dir / "config.json").is_file():  # the parameters they belong to,
             write_json(getattr(self, "_checkpoint_config", None)  # before any epoch checkpoint
@@ -390,9 +399,7 @@ class RunFolder:
         steps = self.checkpoint_dir / f"{key}.steps"
         with checkpoint_directory(steps, (self.resume_dir or self.checkpoint_dir) / f"{key}.steps"):
             result = compute()
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                pickle.dump(result, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        write_tree(result, path)
         remove_checkpoints(steps)
         return result
 

@@ -80,7 +80,7 @@ class LabelCalibrator:
     def to_dict(self):
         """JSON form of a Platt or identity calibrator (isotonic maps are not JSON-able)."""
         if self.method == "isotonic":
-            raise ValueError("an isotonic calibrator is saved with joblib, not as JSON")
+            raise ValueError("an isotonic calibrator is saved with skops (in ptm_model.skops), not as JSON")
         return {"method": self.method, "slopes": self.slopes_.tolist(),
                 "intercepts": self.intercepts_.tolist()}
 

@@ -235,7 +235,7 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
             (model, optimizer, epoch counter via `tf.train.CheckpointManager`;
             history and early-stopping state as ``state-<epoch>.json``, best
             weights as ``best-<epoch>.npz``, the callbacks' state as
-            ``callbacks-<epoch>.pkl``). Default: the one given by
+            ``callbacks-<epoch>.zip``). Default: the one given by
             `checkpoint_directory`, else none.
         restore_dir: optional folder to resume from (default
             ``checkpoint_dir``).
@@ -356,7 +356,7 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
             Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(restore_dir) / best, Path(checkpoint_dir) / best)
         if callbacks:  # after on_train_begin, which resets them
-            name = f"callbacks-{int(epoch_counter.numpy())}.pkl"
+            name = f"callbacks-{int(epoch_counter.numpy())}.zip"
             set_callback_states(callbacks, read_state(Path(checkpoint_dir) / name,
                                                       Path(restore_dir) / name))
     val = None
@@ -411,7 +411,7 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
         if manager:
             if callbacks:
                 write_state(callback_states(callbacks),
-                            Path(checkpoint_dir) / f"callbacks-{state['epoch']}.pkl")
+                            Path(checkpoint_dir) / f"callbacks-{state['epoch']}.zip")
             _save_state(state, Path(checkpoint_dir))
             epoch_counter.assign(state["epoch"])
             manager.save(checkpoint_number=state["epoch"])  # every worker saves (collectives)
@@ -419,7 +419,8 @@ def fit_distributed(model, loss, optimizer, x, y, *, epochs, batch_size, validat
     if patience is not None and state["best_epoch"] is not None:
         weights = state.get("best_weights")
         if weights is None:
-            with np.load(Path(checkpoint_dir) / f"best-{state['best_epoch'] + 1}.npz") as saved:
+            with np.load(Path(checkpoint_dir) / f"best-{state['best_epoch'] + 1}.npz",
+                         allow_pickle=False) as saved:
                 weights = [saved[f"w{i}"] for i in range(len(saved.files))]
         model.set_weights(weights)
     for callback in callbacks:
@@ -445,7 +446,7 @@ def _prune(folder, state):
     """Keeps the state of the last epoch and the best weights it refers to."""
     best = f"best-{state['best_epoch'] + 1}.npz" if state["best_epoch"] is not None else None
     for pattern, keep in (("state-*.json", f"state-{state['epoch']}.json"),
-                          ("callbacks-*.pkl", f"callbacks-{state['epoch']}.pkl")):
+                          ("callbacks-*.zip", f"callbacks-{state['epoch']}.zip")):
         for path in folder.glob(pattern):
             if path.name != keep:
                 path.unlink(missing_ok=True)

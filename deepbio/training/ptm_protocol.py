@@ -168,7 +168,7 @@ def fit_final(config, train, test, inputs, test_inputs, timings, verbose):
 
 
 def save_final(config, folder, final):
-    """Writes the model: ``model.keras`` (network) or ``ptm_model.joblib``, and ``thresholds.json``."""
+    """Writes the model: ``model.keras`` (network) or ``ptm_model.skops``, and ``thresholds.json``."""
     import json
 
     meta = {"labels": list(PTM_LABELS), "thresholds": np.asarray(final["thresholds"]).tolist(),
@@ -182,13 +182,9 @@ def save_final(config, folder, final):
                                       config.residue_encoders, calibration=final["calibrator"])
         folder.save_model(exported, "model.keras")
     else:
-        import joblib
+        from deepbio.models.ptm.predictor import PREDICTOR_FILE, save_ptm_predictor
 
-        from deepbio.models.ptm.predictor import PREDICTOR_FILE
-        from deepbio.utils import atomic_path
-
-        with atomic_path(folder.file(PREDICTOR_FILE)) as tmp:
-            joblib.dump(final["predictor"], tmp, compress=3)
+        save_ptm_predictor(final["predictor"], folder.file(PREDICTOR_FILE))
     folder.write_json(json.loads(json.dumps(meta)), "thresholds.json")
 
 

@@ -15,12 +15,15 @@ computation as an uninterrupted one:
   the state of the stateful callbacks (early stopping, learning-rate
   schedules, best-weight selectors) and the history so far.
 
+Epoch states are ``state.zip`` archives of JSON and NumPy arrays
+(`deepbio.utils.safe_files.write_tree`), read back with ``allow_pickle=False``:
+a tampered state cannot run code, and a ``state.pkl`` of an older deepbio is
+refused (rerun with ``--restart``).
+
 Outside a unit (no ``checkpoints/`` folder, e.g. library use) `resumable_fit`
 is a plain ``model.fit`` on the same `EpochShuffled` data.
 """
 
-import os
-import pickle
 import shutil
 from pathlib import Path
 
@@ -81,32 +84,72 @@ def _length(value):
     return len(value)
 
 
+STATE_FILE = "state.zip"
+"""File name of an epoch state in its training folder."""
+RESTART = "rerun the same command with --restart to start afresh"
+
+
 def write_state(state, path):
-    """Pickles ``state`` to ``path`` atomically (a temporary file fsynced, then renamed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".state.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Saves ``state`` to ``path`` atomically (a temporary file fsynced, then renamed).
+
+    Args:
+        state: dict of JSON values and NumPy arrays (lists, tuples and
+            dicts of them); see `deepbio.utils.safe_files.write_tree`.
+        path: the file (``.../state.zip``).
+    """
+    from deepbio.utils.safe_files import write_tree
+
+    write_tree(state, path)
 
 
-def read_state(path, restore_path=None):
+def read_state(path, restore_path=None, keys=()):
     """The state `write_state` saved at ``restore_path`` (default ``path``), or None.
 
     Temporaries of a save cut by a kill, beside ``path``, are removed.
+
+    Args:
+        path: where this process saves its state.
+        restore_path: where to read it from (default ``path``).
+        keys: names the state (a dict) must hold.
+
+    Raises:
+        ValueError: the file is not such a state (tampered with, damaged) or
+            is the pickled ``state.pkl`` of an older deepbio (not opened).
     """
+    from deepbio.utils.safe_files import read_tree, refuse_pickle
+
     path = Path(path)
     if path.parent.is_dir():
-        for stray in path.parent.glob(".state.*.tmp"):
-            stray.unlink()
+        for stray in path.parent.glob(f".{path.stem}.*"):
+            if stray.is_file():
+                stray.unlink()
     restore_path = Path(restore_path or path)
+    legacy = restore_path.with_suffix(".pkl")  # the same state, pickled by an older deepbio
     if not restore_path.is_file():
+        if legacy.is_file():
+            refuse_pickle(legacy, RESTART)
         return None
-    with open(restore_path, "rb") as handle:
-        return pickle.load(handle)
+    state = read_tree(restore_path, RESTART)
+    if keys and (not isinstance(state, dict) or not set(keys) <= set(state)):
+        raise ValueError(f"{restore_path} is not an epoch state saved by deepbio; {RESTART}")
+    return state
+
+
+def assign_saved(variables, values, path):
+    """Assigns saved arrays to ``variables``, one each, after checking count and shapes.
+
+    Raises:
+        ValueError: the saved arrays belong to another model (``path`` named).
+    """
+    variables, values = list(variables), list(values)
+    shapes = [tuple(v.shape) for v in variables]
+    saved = [tuple(np.shape(v)) for v in values]
+    if shapes != saved:
+        raise ValueError(f"{path}: this epoch checkpoint holds another model ({len(saved)} "
+                         f"arrays, this model has {len(shapes)} variables or other shapes); "
+                         f"{RESTART}")
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
 
 
 class EpochShuffled(keras.utils.PyDataset):
@@ -148,8 +191,8 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
     Keras's callback writes ``latest.weights.h5`` and a JSON file in place
     (a kill during the write truncates them) and leaves out the dropout
     seed-generator states, the other callbacks' state and the history. This
-    one pickles all of it to ``backup_dir/state.pkl`` through a temporary
-    file renamed into place, and reseeds Keras at every epoch from
+    one saves all of it to ``backup_dir/state.zip`` (JSON and NumPy arrays,
+    `write_state`) through a temporary file renamed into place, and reseeds Keras at every epoch from
     ``(seed, epoch)``.
 
     Args:
@@ -170,8 +213,8 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, seed, data=None, stateful=(), restore_dir=None, **kwargs):
         super().__init__(str(backup_dir), **kwargs)
         self.seed, self.data, self.stateful = int(seed), data, list(stateful)
-        self.state_path = Path(backup_dir) / "state.pkl"
-        self.restore_path = Path(restore_dir or backup_dir) / "state.pkl"
+        self.state_path = Path(backup_dir) / STATE_FILE
+        self.restore_path = Path(restore_dir or backup_dir) / STATE_FILE
         self.history = {}
 
     def _callback_states(self):
@@ -186,16 +229,15 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
         write_state(state, self.state_path)
 
     def _load_model(self):
-        state = read_state(self.state_path, self.restore_path)
+        state = read_state(self.state_path, self.restore_path,
+                           ("epoch", "history", "variables", "optimizer", "callbacks"))
         if state is None:
             return
         model = self.model
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        for variable, value in zip(model.variables, state["variables"], strict=True):
-            variable.assign(value)
-        for variable, value in zip(model.optimizer.variables, state["optimizer"], strict=True):
-            variable.assign(value)
+        assign_saved(model.variables, state["variables"], self.restore_path)
+        assign_saved(model.optimizer.variables, state["optimizer"], self.restore_path)
         set_callback_states(self.stateful, state["callbacks"])
         self.history = state["history"]
         self._current_epoch = state["epoch"]
@@ -256,7 +298,7 @@ class LoopCheckpoint:
 
     The loops that stay outside ``model.fit`` (several optimizers, batches
     built per step) save after every epoch, in one atomically written
-    ``state.pkl`` (`write_state`): every model variable (dropout
+    ``state.zip`` (`write_state`): every model variable (dropout
     seed-generator states included), every optimizer's variables, the state
     of the NumPy generator that draws their batches, and the history. A
     restored loop therefore continues with exactly the computation an
@@ -276,8 +318,8 @@ class LoopCheckpoint:
 
         self.model, self.optimizers, self.rng = model, list(optimizers), rng
         directory, restore = next_checkpoint_directories()
-        self.path = directory and Path(directory) / "state.pkl"
-        self.restore_path = restore and Path(restore) / "state.pkl"
+        self.path = directory and Path(directory) / STATE_FILE
+        self.restore_path = restore and Path(restore) / STATE_FILE
 
     def restore(self):
         """Restores the last saved epoch, if any.
@@ -286,7 +328,9 @@ class LoopCheckpoint:
             ``(epoch, history)``: epochs already done (0 when nothing was
             saved) and the saved history (None then).
         """
-        state = read_state(self.path, self.restore_path) if self.path else None
+        state = (read_state(self.path, self.restore_path,
+                            ("epoch", "history", "variables", "optimizers", "rng"))
+                 if self.path else None)
         if state is None:
             return 0, None
         saved = [v for optimizer in self.optimizers for v in optimizer.variables]
@@ -296,10 +340,8 @@ class LoopCheckpoint:
                              f"({len(state['variables'])} variables, {len(state['optimizers'])} "
                              f"optimizer variables; this one has {len(self.model.variables)}, "
                              f"{len(saved)}); rerun with --restart")
-        for variable, value in zip(self.model.variables, state["variables"], strict=True):
-            variable.assign(value)
-        for variable, value in zip(saved, state["optimizers"], strict=True):
-            variable.assign(value)
+        assign_saved(self.model.variables, state["variables"], self.restore_path)
+        assign_saved(saved, state["optimizers"], self.restore_path)
         self.rng.bit_generator.state = state["rng"]
         return state["epoch"], state["history"]
 

@@ -3,9 +3,11 @@
 `load_ptm_predictor(path)` is the one loader of every PTM model type a run
 writes:
 
-* ``ptm_model.joblib`` (``--model-type trees``/``linear``/``stack``): a
-  pickled `WindowEnsemble`, the fitted scikit-learn models of the inner folds,
-  their calibrators and per-label thresholds;
+* ``ptm_model.skops`` (``--model-type trees``/``powerset``/``linear``/``stack``):
+  a `WindowEnsemble` (the fitted scikit-learn models of the inner folds, their
+  calibrators and per-label thresholds) saved with ``skops.io`` and loaded
+  with the fixed allow-list `deepbio.utils.safe_files.TRUSTED_TYPES`; the
+  pickled ``ptm_model.joblib`` of older versions is refused unopened;
 * ``model.keras`` (``--model-type network``): the end-to-end Keras model,
   residue tokens → calibrated probabilities (calibration is a layer inside
   it), with ``thresholds.json`` beside it.
@@ -22,8 +24,12 @@ import numpy as np
 
 from deepbio.data import PTM_LABELS
 
-PREDICTOR_FILE = "ptm_model.joblib"
-"""File name of a pickled `WindowEnsemble` in a run folder."""
+PREDICTOR_FILE = "ptm_model.skops"
+"""File name of a saved `WindowEnsemble` in a run folder (`save_ptm_predictor`)."""
+LEGACY_PREDICTOR_FILE = "ptm_model.joblib"
+"""The pickled model of older versions: refused, never unpickled."""
+RETRAIN = ("retrain it with 'deepbio train ptm' (or 'deepbio run ptm'), which saves "
+           f"{PREDICTOR_FILE}")
 
 
 class WindowEnsemble:
@@ -154,12 +160,40 @@ def decide(predictor, probabilities):
     return decode(np.asarray(probabilities), predictor.thresholds)
 
 
-def load_ptm_predictor(path):
-    """The PTM predictor saved in a run folder or model file.
+def save_ptm_predictor(predictor, path):
+    """Saves a `WindowEnsemble` atomically with ``skops.io`` (no pickle).
 
     Args:
-        path: a run folder (``ptm_model.joblib`` preferred, else
-            ``model.keras``), a ``ptm_model.joblib`` or a ``model.keras``.
+        predictor: the `WindowEnsemble`.
+        path: the file, normally ``<run folder>/ptm_model.skops``.
+
+    Raises:
+        ValueError: the model holds a type outside the loading allow-list.
+    """
+    from deepbio.utils.safe_files import dump_object, write_bytes_atomically
+
+    write_bytes_atomically(dump_object(predictor), path)
+
+
+def _load_window_ensemble(path):
+    from deepbio.utils.safe_files import PICKLE_SUFFIXES, load_object, refuse_pickle
+
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        refuse_pickle(path, RETRAIN)
+    if not path.is_file():
+        raise FileNotFoundError(f"model {path} not found; train one with 'deepbio train ptm'")
+    predictor = load_object(path.read_bytes(), f"model {path}")
+    if not isinstance(predictor, WindowEnsemble):
+        raise ValueError(f"model {path} holds a {type(predictor).__name__}, not a PTM model")
+    return predictor
+
+
+def load_ptm_predictor(path):
+    """The PTM predictor saved in a run folder or model file; nothing in it runs.
+
+    Args:
+        path: a run folder (``ptm_model.skops`` preferred, else
+            ``model.keras``), a ``ptm_model.skops`` or a ``model.keras``.
 
     Returns:
         An object with ``predict_proba(windows: list[str]) -> (n, 4)``
@@ -169,23 +203,19 @@ def load_ptm_predictor(path):
 
     Raises:
         FileNotFoundError: nothing to load at ``path``.
-        ValueError: a file that is not a PTM model (named).
+        ValueError: a file that is not a PTM model (named), a skops file
+            naming a type outside the allow-list, a ``.keras`` model that
+            needs unsafe deserialization (a ``Lambda`` layer), or a pickled
+            ``ptm_model.joblib`` of an older version (not opened).
     """
     path = Path(path)
-    if path.is_dir() and (path / PREDICTOR_FILE).is_file():
-        path = path / PREDICTOR_FILE
-    if path.suffix == ".joblib":
-        import joblib
-
-        if not path.is_file():
-            raise FileNotFoundError(f"model {path} not found; train one with 'deepbio train ptm'")
-        try:
-            predictor = joblib.load(path)
-        except Exception as error:  # noqa: BLE001  (pickle raises many kinds)
-            raise ValueError(f"model {path} is not a PTM model saved by deepbio ({error})") from None
-        if not isinstance(predictor, WindowEnsemble):
-            raise ValueError(f"model {path} holds a {type(predictor).__name__}, not a PTM model")
-        return predictor
+    if path.is_dir():
+        if (path / PREDICTOR_FILE).is_file():
+            path = path / PREDICTOR_FILE
+        elif (path / LEGACY_PREDICTOR_FILE).is_file() and not (path / "model.keras").is_file():
+            path = path / LEGACY_PREDICTOR_FILE
+    if path.suffix.lower() in (".skops", ".joblib", ".pkl", ".pickle"):
+        return _load_window_ensemble(path)
     from deepbio.models.loading import load_task_model, model_file
     from deepbio.tasks.ptm import _ptm_model_check
 

@@ -14,9 +14,11 @@ flag another task takes is an error.
 import argparse
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 import textwrap
+import traceback
 import warnings
 
 from deepbio.tasks.base import (MODES, TASKS, config_fields, config_from_dict, get_task,
@@ -86,10 +88,13 @@ def _checked(parse, flag):
 def _parse_scalar(kind, flag):
     def parse(text):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
-            what = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"--{flag} takes {what}, got {text!r}") from None
+            value = None
+        if value is None or (kind is float and not math.isfinite(value)):
+            what = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"--{flag} takes {what}, got {text!r}")
+        return value
     return parse
 
 
@@ -217,7 +222,8 @@ def _task_parser(subparsers, task, mode):
                             default="bayesian", help="keras-tuner oracle (default bayesian)")
         tuning.add_argument("--trials", type=int, default=10, metavar="N",
                             help="the most trials (default 10)")
-        tuning.add_argument("--max-minutes", type=float, default=None, metavar="X",
+        tuning.add_argument("--max-minutes", type=_parse_scalar(float, "max-minutes"), default=None,
+                            metavar="X",
                             help="start no new trial after this many minutes")
     if mode in ("run", "train"):
         group.add_argument("--restart", action="store_true",
@@ -416,6 +422,7 @@ def quiet_tensorflow(show_logs=False):
 
 def _execute(args):
     from deepbio.tasks.run_folder import RunFolder, check_output_dir, run_task
+    from deepbio.utils.io import check_output_file, readable_input
 
     if args.mode == "convert":
         print(_convert(args))
@@ -454,22 +461,24 @@ def _execute(args):
         output = args.output or os.path.join("runs", task.name)
         path = output if output.lower().endswith(".csv") else os.path.join(output, "predictions.csv")
         check_output_dir(os.path.dirname(path) or ".")
+        check_output_file(path)
         args.verbose_keras = verbose
-        with _prediction_strategy(args):
+        with readable_input(args.input) as args.input, _prediction_strategy(args):
             print(task.predict(args.model, args.input, path, args))
         return 0
     output = args.output or os.path.join("runs", task.name)
-    if task.interpret_uses_config:
-        config = dataclasses.replace(build_config(task, args), model=args.model, input=args.input)
-        with RunFolder(output, task.name, config, "interpret", args.data_dir, verbose) as folder:
-            report = task.interpret(config, folder)
-        for line in task.summary(report):
-            print(line)
-        print(f"outputs in {output}/")
-        return 0
-    check_output_dir(output)
-    args.verbose_keras = verbose
-    print(task.interpret(args.model, args.input, output, args))
+    with readable_input(args.input) as args.input:
+        if task.interpret_uses_config:
+            config = dataclasses.replace(build_config(task, args), model=args.model, input=args.input)
+            with RunFolder(output, task.name, config, "interpret", args.data_dir, verbose) as folder:
+                report = task.interpret(config, folder)
+            for line in task.summary(report):
+                print(line)
+            print(f"outputs in {output}/")
+            return 0
+        check_output_dir(output)
+        args.verbose_keras = verbose
+        print(task.interpret(args.model, args.input, output, args))
     return 0
 
 
@@ -500,13 +509,13 @@ def main(argv=None):
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except USER_ERRORS as error:
-        if debug:
-            raise
+        if debug:  # the traceback, and the same exit status as without --debug
+            traceback.print_exc()
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # noqa: BLE001  (the command line never shows a traceback)
         if debug:
-            raise
+            traceback.print_exc()
         print(f"{PROG}: error: {type(error).__name__}: {_one_line(error)} "
               f"(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILURE

@@ -95,8 +95,6 @@ CASES = [
          {"p.fa": f">p1\n{PROT}\n>p2\n"}),
     case("ptm-duplicate-ids", f"{PRED_PTM} p.fa", r"p\.fa: record 2 repeats the name 'p1' of record 1",
          {"p.fa": f">p1\n{PROT}\n>p1 again\nMKAK\n"}),
-    case("ptm-no-lysine", f"{PRED_PTM} p.fa", r"record 2 \('noK'\) contains no lysine \(K\)",
-         {"p.fa": f">p1\n{PROT}\n>noK\nMAAAA\n"}),
     # --- K-centred windows of interpret ptm --------------------------------------------------
     case("ptm-window-48", f"{INTERP_PTM} w.fa", r"w\.fa: record 2 \('w2'\) has length 48, expected 49",
          {"w.fa": f">w1\n{WIN}\n>w2\n{WIN[:-1]}\n"}),
@@ -165,6 +163,30 @@ CASES = [
          {"pairs.csv": RANDOM_BYTES}),
     case("binding-max-protein-length-0", f"{PRED_BIND} pairs.csv --max-protein-length 0",
          r"--max-protein-length must be at least 1, got 0", {"pairs.csv": GOOD_PAIRS}),
+    case("binding-complex-too-long", f"{PRED_BIND} pairs.csv",
+         r"pairs\.csv: row 3 is a complex of 3,0\d\d tokens \(protein 3,000 residues, nucleic acid "
+         r"8 nt\); the limit is 2,048 .*--max-protein-length",
+         {"pairs.csv": GOOD_PAIRS + "M" * 3000 + ",ACGTACGT,DNA\n"}),
+    case("binding-strand-too-long", f"{PRED_BIND} pairs.csv",
+         r"pairs\.csv: row 2 is a complex of 100,0\d\d tokens .*nucleic acid 100,000 nt",
+         {"pairs.csv": "protein,nucleic_acid,type\nMKVLAAGIK," + "ACGT" * 25_000 + ",DNA\n"}),
+    # --- huge records and decompression bombs (stopped before they reach memory) -------------
+    case("ptm-record-bomb", f"{PRED_PTM} bomb.fa.gz",
+         r"FASTA file bomb\.fa\.gz: record 2 \('big'\) is longer than 10,000,000 bytes",
+         {"bomb.fa.gz": lambda _: gzip.compress(f">p1\n{PROT}\n>big\n".encode() + b"K" * 12_000_000)}),
+    case("binding-line-bomb", f"{PRED_BIND} pairs.csv.gz",
+         r"pairs file pairs\.csv\.gz: line at byte \d+ is longer than 10,000,000 bytes",
+         {"pairs.csv.gz": lambda _: gzip.compress(GOOD_PAIRS.encode() + b"M" * 12_000_000)}),
+    # --- files a Unix user passes ------------------------------------------------------------
+    case("input-dev-null", f"{PRED_PTM} /dev/null", r"/dev/null: no FASTA record found \(the file is empty\)"),
+    case("output-is-a-folder-csv", "predict ptm --model {ptm} --input p.fa --output taken.csv",
+         r"output taken\.csv is a folder; give a file path", {"taken.csv": DIR, "p.fa": f">p1\n{PROT}\n"},
+         absent="taken.csv/predictions.csv"),
+    case("output-in-sys", "predict ptm --model {ptm} --input p.fa --output /sys/deepbio-x.csv",
+         r"output /sys/deepbio-x\.csv: (cannot write in folder /sys|folder /sys is not writable)",
+         {"p.fa": f">p1\n{PROT}\n"}),
+    case("output-is-a-device", "predict ptm --model {ptm} --input p.fa --output /dev/full",
+         r"output /dev/full is a file, not a folder", {"p.fa": f">p1\n{PROT}\n"}),
     # --- models ------------------------------------------------------------------------------
     case("model-missing", "predict ptm --model missing.keras --input p.fa --output out",
          r"model missing\.keras not found; train one with 'deepbio train ptm'", {"p.fa": f">p1\n{PROT}\n"}),
@@ -221,6 +243,22 @@ CASES = [
          r"unrecognized arguments: --modifications Am", script="train.py"),
     case("motif-flag-for-binding", "run binding --motif-length 6 --output out",
          r"unrecognized arguments: --motif-length 6"),
+    case("learning-rate-nan", "run ptm --learning-rate nan --output out",
+         r"--learning-rate takes a finite number, got 'nan'"),
+    case("learning-rate-inf", "run ptm --learning-rate inf --output out",
+         r"--learning-rate takes a finite number, got 'inf'"),
+    case("dropout-nan", "run rnamod --dropout nan --output out", r"--dropout takes a finite number, got 'nan'"),
+    case("dropout-minus-inf", "run motif --dropout=-inf --output out",
+         r"--dropout takes a finite number, got '-inf'"),
+    case("config-null-learning-rate", "run ptm --config p.json --output out",
+         r"--config p\.json: learning_rate is null; it needs a finite number",
+         {"p.json": '{"task": "ptm", "learning_rate": null}'}),
+    case("config-nan-learning-rate", "run ptm --config p.json --output out",
+         r"--config p\.json: learning_rate must be a finite number, got nan",
+         {"p.json": '{"task": "ptm", "learning_rate": NaN}'}),
+    case("config-infinite-dropout", "run rnamod --config p.json --output out",
+         r"--config p\.json: dropout must be a finite number, got inf",
+         {"p.json": '{"task": "rnamod", "dropout": Infinity}'}),
     case("config-missing", "run ptm --config missing.json --output out", r"--config missing\.json: no such file"),
     case("config-other-task", "run ptm --config p.json --output out",
          r"--config p\.json: parameters of task 'rnamod', not 'ptm'", {"p.json": '{"task": "rnamod"}'}),
@@ -343,8 +381,21 @@ def test_other_failures_exit_1_and_debug_shows_the_traceback(models, tmp_path, m
     out, err = capsys.readouterr()
     _check_failure(status, out, err, 1, r"RuntimeError: disk on fire \(run again with --debug", tmp_path,
                    "out")
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        cli.main(args + ["--debug"])
+    assert cli.main(args + ["--debug"]) == 1  # --debug adds the traceback, not another status
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: disk on fire" in err
+
+
+def test_debug_keeps_exit_status_2_for_bad_input(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.fa").write_text(">p1\nMKXAK\n")
+    args = ["predict", "ptm", "--model", "m.keras", "--input", "p.fa", "--output", "out"]
+    assert cli.main(args) == 2
+    assert cli.main(args + ["--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().endswith("non-standard residue 'X' at position 3; only "
+                                                       "the 20 standard residues ACDEFGHIKLMNPQRSTVWY "
+                                                       "are allowed")
 
 
 def test_good_inputs_still_work(models, tmp_path, monkeypatch, capsys):
@@ -376,6 +427,114 @@ def test_good_inputs_still_work(models, tmp_path, monkeypatch, capsys):
     assert encode_windows(windows, ids, "w.fa").shape == (2, 49)
     assert pd.read_csv(tmp_path / "r.csv")["id"].tolist() == ["r1", "r2"]
     assert pd.read_csv(tmp_path / "b.csv")["type"].tolist() == ["DNA"]
+
+
+def _console(args, cwd, **kwargs):
+    """``python -m deepbio ARGS`` as a user runs it (subprocess, offline)."""
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it: deepbio itself silences TensorFlow
+    return subprocess.run([sys.executable, "-m", "deepbio", *args], cwd=cwd, env=env,
+                          capture_output=True, timeout=300, **kwargs)
+
+
+def test_lysine_free_proteins_have_no_sites(models, tmp_path, monkeypatch, capsys):
+    """A proteome with lysine-free proteins is scored; they are counted, not refused."""
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.fa").write_text(f">p1\n{PROT}\n>noK\nMAAAA\n>p2\nMKAAK\n>noK2\nMW\n")
+    args = ["predict", "ptm", "--model", str(models["ptm"]), "--input", "p.fa", "--output", "p.csv"]
+    assert cli.main(args + ["--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{PROT.count('K') + 2} lysine sites of 4 proteins" in out
+    assert "2 protein(s) without lysine (K) have no site" in out
+    frame = pd.read_csv(tmp_path / "p.csv")
+    assert frame["protein"].tolist() == ["p1"] * PROT.count("K") + ["p2", "p2"]
+    (tmp_path / "none.fa").write_text(">noK\nMAAAA\n")  # no site at all: a header-only CSV
+    args[5], args[7] = "none.fa", "none.csv"
+    assert cli.main(args + ["--verbose", "0"]) == 0
+    assert (tmp_path / "none.csv").read_text().startswith("protein,position,window,")
+    assert len(pd.read_csv(tmp_path / "none.csv")) == 0
+
+
+def test_ids_cannot_become_spreadsheet_formulas(models, tmp_path, monkeypatch):
+    """IDs starting with = + - @ tab CR are prefixed with ' in the CSV; plain IDs are unchanged."""
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    names = ['=HYPERLINK("http://x")', "+SUM(1)", "-2+3", "@cmd", "plain_id", "sp|P04637|P53"]
+    (tmp_path / "p.fa").write_text("".join(f">{n}\nMKAAK\n" for n in names))
+    assert cli.main(["predict", "ptm", "--model", str(models["ptm"]), "--input", "p.fa",
+                     "--output", "p.csv", "--verbose", "0"]) == 0
+    with open(tmp_path / "p.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(dict.fromkeys(r["protein"] for r in rows)) == [
+        "'" + n for n in names[:4]] + names[4:]
+    assert rows[0]["window"].startswith("-" * 20)  # '-'-padded windows are data, left as they are
+    (tmp_path / "pairs.csv").write_text("protein,nucleic_acid,type,=note\nMKVLAAGIK,ACGTACGT,DNA,"
+                                        "=1+1\n")
+    assert cli.main(["predict", "binding", "--model", str(models["binding"]), "--input",
+                     "pairs.csv", "--output", "b.csv", "--verbose", "0"]) == 0
+    header, row = (tmp_path / "b.csv").read_text().splitlines()
+    assert header == "protein,nucleic_acid,type,'=note,complementary,predicted_dg"
+    assert row.startswith("MKVLAAGIK,ACGTACGT,DNA,'=1+1,,")
+    assert -30 < float(row.split(",")[-1]) < 30  # ΔG (kcal/mol), a number, not neutralised
+
+
+def test_standard_input_and_pipes_are_read(models, tmp_path):
+    """``--input -`` reads standard input, a named pipe is read, both as the same file would be."""
+    fasta = f">p1\n{PROT}\n>p2\nMKAAK\n".encode()
+    (tmp_path / "p.fa").write_bytes(fasta)
+    common = ["predict", "ptm", "--model", str(models["ptm"]), "--verbose", "0"]
+    assert _console(common + ["--input", "p.fa", "--output", "file.csv"], tmp_path).returncode == 0
+    result = _console(common + ["--input", "-", "--output", "stdin.csv"], tmp_path, input=fasta)
+    assert result.returncode == 0, result.stderr
+    result = _console(common + ["--input", "-", "--output", "gz.csv"], tmp_path,
+                      input=gzip.compress(fasta))
+    assert result.returncode == 0, result.stderr
+    expected = (tmp_path / "file.csv").read_bytes()
+    assert (tmp_path / "stdin.csv").read_bytes() == expected == (tmp_path / "gz.csv").read_bytes()
+    bad = _console(common + ["--input", "-", "--output", "bad.csv"], tmp_path, input=b">p1\nMKXK\n")
+    assert bad.returncode == 2 and bad.stderr.decode().strip() == (
+        "deepbio: error: standard input: record 1 ('p1') has non-standard residue 'X' at position "
+        "3; only the 20 standard residues ACDEFGHIKLMNPQRSTVWY are allowed")
+    fifo = tmp_path / "pipe.fa"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat p.fa > {fifo}"], cwd=tmp_path)
+    result = _console(common + ["--input", str(fifo), "--output", "fifo.csv"], tmp_path)
+    writer.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fifo.csv").read_bytes() == expected
+
+
+def test_a_killed_predict_leaves_nothing_after_the_next_run(models, tmp_path):
+    """SIGKILL mid-scoring leaves a hidden temporary file; the next run of that output removes it."""
+    import signal
+    import time
+
+    proteins = "".join(f">p{i}\n{PROT * 4}\n" for i in range(3000))  # 72,000 sites
+    (tmp_path / "big.fa").write_text(proteins)
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "deepbio", "predict", "ptm", "--model",
+                                str(models["ptm"]), "--input", "big.fa", "--output", "p.csv",
+                                "--chunk-size", "64", "--verbose", "0"], cwd=tmp_path, env=env)
+    deadline = time.time() + 240
+    while not list(tmp_path.glob(".p.*.csv")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    leftovers = list(tmp_path.glob(".p.*.csv"))
+    assert len(leftovers) == 1 and not (tmp_path / "p.csv").exists()
+    alive = tmp_path / f".p.deepbio-{leftovers[0].name.split('-')[1]}-{os.getpid()}.abcdefgh.csv"
+    alive.write_text("a live writer's file\n")  # this process is alive: its file stays
+    (tmp_path / "small.fa").write_text(f">p1\n{PROT}\n")
+    result = _console(["predict", "ptm", "--model", str(models["ptm"]), "--input", "small.fa",
+                       "--output", "p.csv", "--verbose", "0"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(tmp_path.glob(".p.*.csv")) == [alive]
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 1 + PROT.count("K")
 
 
 CONSOLE_CASES = [

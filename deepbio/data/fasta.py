@@ -28,6 +28,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 _PIECE = 1 << 20  # bytes read at a time: a binary file without newlines is caught early
 
+MAX_RECORD_BYTES = 10_000_000
+"""The most (decompressed) bytes of one FASTA record, header included, or of one CSV line:
+a streamed file holds one record or line in memory, so this bounds its memory (10 MB)."""
+MAX_WHOLE_FILE_BYTES = 256 * 1024 * 1024
+"""The most (decompressed) bytes of a file read whole (`read_text`, `read_fasta`): 256 MiB."""
+
 
 class InputError(ValueError):
     """Bad input already described for the user (naming the file and the record).
@@ -50,13 +56,17 @@ def check_input_file(path, what="input file"):
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: ``path`` is a folder.
+        ValueError: ``path`` is a folder, or not a regular file (a pipe, a
+            device).
     """
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{what} {path} is a folder; give the path of the file itself")
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{what} {path} not found")
+    if not path.is_file():  # a pipe or a device: read once, so the readers take a copy
+        raise ValueError(f"{what} {path} is not a regular file (a pipe or a device); give a file, "
+                         f"or '-' / the pipe to the command line, which copies it first")
     return path
 
 
@@ -113,39 +123,71 @@ class TextStream(_Lines):
     and the (decompressed) byte offset. A UTF-8 byte-order mark is dropped.
     Memory is one line (plus ``read``'s buffer), whatever the file's size.
 
+    Limits stop the reading as soon as they are passed (a decompression
+    bomb never reaches memory): ``max_bytes`` bounds the whole
+    (decompressed) file, ``max_line`` one line, ``max_record`` one FASTA
+    record (the bytes from one ``>`` header line to the next).
+
     Args:
         path: str or path-like.
         what: str, what the file is, for messages (``"FASTA file"``).
+        max_bytes: optional int, the most decompressed bytes read.
+        max_line: optional int, the most bytes of one line.
+        max_record: optional int, the most bytes of one FASTA record.
 
     Raises:
         FileNotFoundError / ValueError: see `check_input_file`;
             `InputError` (a ValueError) for a zip archive (at once) and
-            for binary bytes or corrupt gzip data (when reached).
+            for binary bytes, corrupt gzip data or a passed limit (when
+            reached, naming the limit and, for a record, its header).
 
     Example:
         >>> with TextStream("proteins.fasta.gz", "FASTA file") as lines:
         ...     headers = sum(line.startswith(">") for line in lines)
     """
 
-    def __init__(self, path, what="input file"):
+    def __init__(self, path, what="input file", max_bytes=None, max_line=None, max_record=None):
         self.path = Path(path)
         self.what = what
+        self.limits = (max_bytes, max_line, max_record)
         self._stream, self._file = _open_binary(path, what)
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
         self._offset = 0
+        self._record = (0, 0, b"")  # records seen, bytes of the current one, its header's start
         self._buffer = ""
         self._done = False
+
+    def _check_limits(self, data, line_bytes):
+        """Raises `InputError` once a limit is passed (``data``: the piece just read)."""
+        max_bytes, max_line, max_record = self.limits
+        if max_bytes is not None and self._offset > max_bytes:
+            raise InputError(f"{self.what} {self.path} holds more than {max_bytes:,} bytes "
+                             f"(decompressed); the limit is {max_bytes:,}")
+        if max_line is not None and line_bytes > max_line:
+            raise InputError(f"{self.what} {self.path}: line at byte {self._offset - line_bytes:,}"
+                             f" is longer than {max_line:,} bytes, the limit of one line")
+        if max_record is not None:
+            number, size, header = self._record
+            if line_bytes == len(data) and data.startswith(b">"):
+                number, size, header = number + 1, 0, data[1:41].split(b"\n")[0]
+            self._record = (number, size + len(data), header)
+            if size + len(data) > max_record:
+                name = header.decode("utf-8", "replace").split()[0] if header.strip() else ""
+                raise InputError(f"{self.what} {self.path}: record {max(number, 1)}"
+                                 f"{f' ({name!r})' if name else ''} is longer than "
+                                 f"{max_record:,} bytes, the limit of one record")
 
     def _next_line(self):
         """The next line of the file (str, with its newline), or "" at the end."""
         if self._done:
             return ""
-        text = ""
+        text, line_bytes = "", 0
         while not text.endswith("\n"):
             try:
                 data = self._stream.readline(_PIECE)
             except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
                 raise _gzip_error(error, self.what, self.path) from None
+            line_bytes += len(data)
             if not data:
                 pending = self._decoder.getstate()[0]
                 if pending:  # the file ends inside a multi-byte character
@@ -161,6 +203,7 @@ class TextStream(_Lines):
             if problem is not None:
                 raise problem
             self._offset += len(data)
+            self._check_limits(data, line_bytes)
             text += piece
         return text
 
@@ -199,41 +242,33 @@ class TextStream(_Lines):
         self.close()
 
 
-def read_text(path, what="input file"):
+def read_text(path, what="input file", max_bytes=MAX_WHOLE_FILE_BYTES):
     """The whole text of ``path`` (plain or gzip), refusing binary files with a message naming it.
+
+    Read as a stream (`TextStream`) that stops as soon as ``max_bytes``
+    decompressed bytes are passed, so a small gzip file that inflates to
+    gigabytes (a decompression bomb) is refused after at most ``max_bytes``
+    plus one piece (1 MiB) were read.
 
     Args:
         path: str or path-like.
         what: str, what the file is, for messages.
+        max_bytes: optional int, the most decompressed bytes accepted
+            (default `MAX_WHOLE_FILE_BYTES`, 256 MiB; None: no limit).
 
     Returns:
         str.
 
     Raises:
         FileNotFoundError / ValueError: see `check_input_file`; a zip
-            archive, corrupt gzip data, NUL bytes, or bytes that are not
-            UTF-8 text (`InputError`).
+            archive, corrupt gzip data, NUL bytes, bytes that are not
+            UTF-8 text, or more than ``max_bytes`` bytes (`InputError`).
     """
-    stream, handle = _open_binary(path, what)
-    try:
-        data = stream.read()
-    except (OSError, EOFError, zlib.error) as error:
-        raise _gzip_error(error, what, path) from None
-    finally:
-        stream.close()
-        handle.close()
-    try:
-        text = data.decode("utf-8-sig")
-        start = None
-    except UnicodeDecodeError as error:
-        text, start = None, error.start
-    problem = _not_text(data, 0, what, path, start)
-    if problem is not None:
-        raise problem
-    return text
+    with TextStream(path, what, max_bytes=max_bytes) as stream:
+        return stream.read()
 
 
-def iter_fasta(path, unique_ids=False):
+def iter_fasta(path, unique_ids=False, max_record=MAX_RECORD_BYTES, max_bytes=None):
     """Streams the records of a FASTA file (plain or gzip) as ``(id, sequence)``.
 
     The file is read lazily (`TextStream` → ``Bio.SeqIO.parse``): memory holds
@@ -247,6 +282,11 @@ def iter_fasta(path, unique_ids=False):
             plain or gzip-compressed.
         unique_ids: bool. Refuse records without a name or with the same name
             as an earlier one (inputs whose outputs are reported by id).
+        max_record: optional int, the most bytes of one record, header
+            included (default `MAX_RECORD_BYTES`, 10 MB): reading stops as
+            soon as a record passes it, so memory stays bounded.
+        max_bytes: optional int, the most decompressed bytes of the whole
+            file (default None: any size, streamed).
 
     Yields:
         ``(id, sequence)``: str, str; the sequence upper-cased with
@@ -257,11 +297,11 @@ def iter_fasta(path, unique_ids=False):
         FileNotFoundError: ``path`` does not exist.
         ValueError: naming the file (and the record): a folder, a binary file,
             a zip archive or corrupt gzip data, text that is not FASTA, no
-            record, a record with an empty sequence, or (``unique_ids``) a
-            missing or repeated id.
+            record, a record with an empty sequence, (``unique_ids``) a
+            missing or repeated id, or a record or file over its limit.
     """
     path = Path(path)
-    with TextStream(path, "FASTA file") as lines:
+    with TextStream(path, "FASTA file", max_bytes=max_bytes, max_record=max_record) as lines:
         yield from _fasta_records(lines, path, unique_ids)
 
 
@@ -323,11 +363,12 @@ class _Prepended(_Lines):
         return self._rest.readline()
 
 
-def read_fasta(path, unique_ids=False):
+def read_fasta(path, unique_ids=False, max_bytes=MAX_WHOLE_FILE_BYTES):
     """Reads a whole FASTA file (plain or gzip) into ``(ids, sequences)``.
 
-    `iter_fasta` collected into two lists; for files of any size, stream
-    with `iter_fasta` instead.
+    `iter_fasta` collected into two lists, refused past ``max_bytes``
+    decompressed bytes (default `MAX_WHOLE_FILE_BYTES`, 256 MiB; None: no
+    limit); for files of any size, stream with `iter_fasta` instead.
 
     Args:
         path: str or path-like. A FASTA file (Biopython's ``"fasta"`` format).
@@ -342,7 +383,7 @@ def read_fasta(path, unique_ids=False):
         FileNotFoundError / ValueError: see `iter_fasta`.
     """
     ids, sequences = [], []
-    for name, sequence in iter_fasta(path, unique_ids):
+    for name, sequence in iter_fasta(path, unique_ids, max_bytes=max_bytes):
         ids.append(name)
         sequences.append(sequence)
     return ids, sequences

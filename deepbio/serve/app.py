@@ -273,5 +273,6 @@ def launch(runs, host="127.0.0.1", port=7860, data_dir=None, verbose=1):
     signal.signal(signal.SIGTERM, stop)
     app.launch(server_name=host, server_port=port, show_error=False, quiet=verbose < 2,
                ssr_mode=False, footer_links=["api"], theme=theme,
+               max_file_size=LIMITS["upload_bytes"],  # bytes of an upload, as sent
                allowed_paths=[str(s.workdir) for s in app.services.values()])
     return 0

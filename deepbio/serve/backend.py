@@ -28,7 +28,7 @@ from deepbio.serve.reports import TRAIN_COMMANDS, honest_summary, read_report
 #: Input limits, named in the page and in every refusal.
 LIMITS = {"characters": 200_000, "ptm_proteins": 20, "ptm_residues": 20_000, "rna_nt": 2_000,
           "motif_sequences": 100, "motif_length": 2_000, "motif_demo": 40,
-          "binding_protein": 1_000, "binding_strand": 200}
+          "binding_protein": 1_000, "binding_strand": 200, "upload_bytes": 5_000_000}
 
 
 def _workdir():
@@ -53,9 +53,16 @@ def parse_text(text, what="sequence", upload=None):
         ValueError: empty, too long, not FASTA nor a plain sequence, or bad FASTA.
     """
     source = "input"
-    if upload:
-        text = read_text(upload, "uploaded file")
+    if upload:  # read as a stream that stops past the limit: a gzip bomb never inflates whole
         source = f"uploaded file {Path(upload).name}"
+        try:
+            text = read_text(upload, "uploaded file", max_bytes=LIMITS["characters"])
+        except ValueError as error:
+            if "holds more than" not in str(error):
+                raise
+            raise ValueError(f"{source} has more than {LIMITS['characters']:,} characters "
+                             f"(decompressed); the limit is {LIMITS['characters']:,} (use "
+                             f"'deepbio predict' for larger inputs)") from None
     text = text or ""
     if len(text) > LIMITS["characters"]:
         raise ValueError(f"{source} has {len(text):,} characters; the limit is "
@@ -161,6 +168,7 @@ class PTMService(Service):
 
         self.require()
         ids, proteins = self.proteins(text, upload)
+        _require_lysine(ids, proteins)
         with self.lock:
             frame = ptm.predict_protein_sites(self.predictor, ids, proteins, "input")
         csv = self.out(".csv")
@@ -179,6 +187,7 @@ class PTMService(Service):
 
         self.require()
         ids, proteins = self.proteins(text, upload)
+        _require_lysine(ids, proteins)
         rows, windows = ptm.protein_site_windows(ids, proteins, "input")
         labels = [self.site_label(p, k) for p, k in rows]
         site = site or labels[0]
@@ -202,6 +211,13 @@ class PTMService(Service):
         return figures.ptm_saliency(matrix, names, window, self.out(".png"),
                                     f"{site}: each residue replaced by the 19 others",
                                     colorbar="mean |Δ probability|")
+
+
+def _require_lysine(ids, proteins):
+    """Refuses a request in which no protein has a lysine (nothing to score or show)."""
+    if not any("K" in protein for protein in proteins):
+        raise ValueError(f"none of the {len(ids)} protein(s) contains a lysine (K): there is no "
+                         f"site to score")
 
 
 def substitution_importance(predictor, window):

@@ -17,6 +17,7 @@ line can print its help and fail on bad flags before TensorFlow starts.
 """
 
 import dataclasses
+import math
 import importlib
 import json
 import typing
@@ -160,6 +161,10 @@ class TrainingConfig:
                 setattr(self, field.name, value)
             if value is None:
                 continue
+            items = value if isinstance(value, tuple) else (value,)
+            for item in items:
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise ValueError(f"{field.name} ({flag}) must be a finite number, got {item!r}")
             if meta.get("choices") is not None:
                 items = value if isinstance(value, tuple) else (value,)
                 bad = [v for v in items if v not in meta["choices"]]
@@ -246,6 +251,11 @@ def config_from_dict(config_class, values, source="config"):
     hints = typing.get_type_hints(config_class)
     for key, value in values.items():
         annotation = hints.get(key)
+        if value is None and annotation is float and names[key].default is not None:
+            raise ValueError(f"{source}: {key} is null; it needs a finite number (default "
+                             f"{names[key].default!r})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{source}: {key} must be a finite number, got {value!r}")
         if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
             value = config_from_dict(annotation, value, f"{source}: {key}")
         elif _is_tuple(annotation) and isinstance(value, list):

@@ -21,6 +21,13 @@ def _binding_model_check(model):
 
 PAIR_COLUMNS = ("protein", "nucleic_acid", "type", "complementary")
 
+MAX_COMPLEX_TOKENS = 2048
+"""The most tokens of one complex (``<cls>``, residues, nucleotides, tags): attention memory grows
+with the square of it, so a longer complex is refused before the model loads (use
+``--max-protein-length`` to keep a protein's first residues)."""
+ATTENTION_BUDGET = 32 * 512 ** 2
+"""complexes × tokens² per model call: 32 complexes of 512 tokens, or 2 of 2,048 (bounded memory)."""
+
 
 def iter_pairs(pairs_path, chunk_size=4096):
     """Streams the complexes of a pairs CSV (plain or gzip) in checked chunks.
@@ -44,10 +51,10 @@ def iter_pairs(pairs_path, chunk_size=4096):
             misses a column or has no rows, or a row has an empty sequence
             or a bad ``type`` (the message names the file and the row).
     """
-    from deepbio.data.fasta import InputError, TextStream
+    from deepbio.data.fasta import MAX_RECORD_BYTES, InputError, TextStream
 
     pairs_path = Path(pairs_path)
-    with TextStream(pairs_path, "pairs file") as text:
+    with TextStream(pairs_path, "pairs file", max_line=MAX_RECORD_BYTES) as text:
         try:
             reader = pd.read_csv(text, keep_default_na=False, dtype=str, chunksize=chunk_size)
             first = 0
@@ -91,14 +98,44 @@ def _checked_pairs(pairs, pairs_path, first):
     return pairs
 
 
-def encode_pairs(tokenizer, pairs, source="input", max_protein_length=None, first=0):
+def encode_pairs(tokenizer, pairs, source="input", max_protein_length=None, first=0,
+                 max_tokens=MAX_COMPLEX_TOKENS):
     """Token ids of the complexes in ``pairs`` (``protein``, ``nucleic_acid``, ``type``,
-    ``complementary``); raises ValueError naming ``source`` and the row (``first`` + 2 for the
-    first) for a letter the tokenizer rejects."""
-    return [tokenizer.encode_complex(r.protein, r.nucleic_acid, r.type, r.complementary or None,
-                                     name=f"{source} row {i}",
-                                     max_protein_length=max_protein_length)
-            for i, r in enumerate(pairs.itertuples(index=False), start=first + 2)]
+    ``complementary``).
+
+    Raises:
+        ValueError: naming ``source`` and the row (``first`` + 2 for the
+            first): a letter the tokenizer rejects, or a complex of more than
+            ``max_tokens`` tokens (None: no limit).
+    """
+    encoded = []
+    for i, r in enumerate(pairs.itertuples(index=False), start=first + 2):
+        ids = tokenizer.encode_complex(r.protein, r.nucleic_acid, r.type, r.complementary or None,
+                                       name=f"{source} row {i}",
+                                       max_protein_length=max_protein_length)
+        if max_tokens is not None and len(ids) > max_tokens:
+            strands = len(r.nucleic_acid) + len(r.complementary or "")
+            raise ValueError(f"{source}: row {i} is a complex of {len(ids):,} tokens (protein "
+                             f"{len(r.protein):,} residues, nucleic acid {strands:,} nt); the "
+                             f"limit is {max_tokens:,} (attention memory grows with its square): "
+                             f"shorten it, or keep each protein's first residues with "
+                             f"--max-protein-length")
+        encoded.append(ids)
+    return encoded
+
+
+def _batches(sequences, budget=ATTENTION_BUDGET, most=32):
+    """Consecutive index ranges of ``sequences`` whose size × longest² stays within ``budget``."""
+    start = 0
+    while start < len(sequences):
+        stop, longest = start, 1
+        while stop < len(sequences) and stop - start < most:
+            longest_next = max(longest, len(sequences[stop]))
+            if stop > start and (stop - start + 1) * longest_next ** 2 > budget:
+                break
+            stop, longest = stop + 1, longest_next
+        yield start, stop
+        start = stop
 
 
 def predict_complex_dg(model, tokenizer, pairs, source="input", max_protein_length=None,
@@ -121,13 +158,17 @@ def predict_complex_dg(model, tokenizer, pairs, source="input", max_protein_leng
         A copy of ``pairs`` with ``predicted_dg``.
 
     Raises:
-        ValueError: a letter the tokenizer rejects (naming ``source`` and the row).
+        ValueError: a letter the tokenizer rejects, or a complex of more than
+            `MAX_COMPLEX_TOKENS` tokens (naming ``source`` and the row).
     """
     sequences = encode_pairs(tokenizer, pairs, source, max_protein_length)
-    ids, mask = tokenizer.pad(sequences)
+    values = []
+    for start, stop in _batches(sequences, most=batch_size):  # each padded to its own longest
+        ids, mask = tokenizer.pad(sequences[start:stop])
+        values.append(model.predict({"token_ids": ids, "padding_mask": mask.astype(np.int32)},
+                                    batch_size=stop - start, verbose=0)[:, 0])
     pairs = pairs.copy()
-    pairs["predicted_dg"] = model.predict({"token_ids": ids, "padding_mask": mask.astype(np.int32)},
-                                          batch_size=batch_size, verbose=0)[:, 0]
+    pairs["predicted_dg"] = np.concatenate(values) if values else np.zeros(0, np.float32)
     return pairs
 
 
@@ -165,8 +206,9 @@ def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, 
         FileNotFoundError: a file is missing.
         ValueError: the pairs file is a folder, binary, corrupt gzip, not
             CSV, misses a column or has no rows, a row has an empty sequence,
-            a bad ``type`` or a letter the tokenizer rejects (the message
-            names the file and the row); a ``max_protein_length`` or
+            a bad ``type``, a letter the tokenizer rejects or more than
+            `MAX_COMPLEX_TOKENS` tokens (the message names the file and the
+            row); a ``max_protein_length`` or
             ``chunk_size`` below 1; or the model is not a binding model.
     """
     from deepbio.models.loading import load_task_model

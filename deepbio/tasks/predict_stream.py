@@ -19,14 +19,16 @@ import sys
 
 import pandas as pd
 
-from deepbio.utils.io import atomic_path
+from deepbio.utils.io import atomic_path, neutralise_formulas
 
 DEFAULT_CHUNK_SIZE = 4096
 """Sites (ptm), windows or positions (rnamod) or complexes (binding) scored and written at a time."""
 
-Streamed = collections.namedtuple("Streamed", ["records", "rows", "path"])
+Streamed = collections.namedtuple("Streamed", ["records", "rows", "path", "without_sites"],
+                                  defaults=(0,))
 Streamed.__doc__ = """What a streamed prediction wrote: ``records`` (int, input records of the
-shard), ``rows`` (int, CSV rows written) and ``path`` (the output file)."""
+shard), ``rows`` (int, CSV rows written), ``path`` (the output file) and ``without_sites`` (int,
+records that had nothing to score, e.g. proteins without a lysine; 0 by default)."""
 
 
 def parse_shard(text):
@@ -113,7 +115,8 @@ class CSVStream:
     an interrupt) it is removed and ``path`` is left as it was. The header
     is written first, so an input with no rows gives a header-only file.
     Rows are formatted by pandas exactly as ``DataFrame.to_csv(index=False)``
-    formats the whole table at once.
+    formats the whole table at once, after text cells that a spreadsheet
+    would run as formulas are neutralised (`deepbio.utils.io.neutralise_formulas`).
 
     Args:
         path: str or path-like, the output CSV.
@@ -141,7 +144,8 @@ class CSVStream:
         tmp = self._atomic.__enter__()
         try:
             self._handle = open(tmp, "w", newline="", encoding="utf-8")
-            pd.DataFrame(columns=self.columns).to_csv(self._handle, index=False)
+            neutralise_formulas(pd.DataFrame(columns=self.columns)).to_csv(self._handle,
+                                                                            index=False)
         except BaseException:
             self._atomic.__exit__(*sys.exc_info())
             raise
@@ -156,7 +160,7 @@ class CSVStream:
         if list(frame.columns) != self.columns:
             raise ValueError(f"chunk columns {list(frame.columns)} differ from the header "
                              f"{self.columns}")
-        frame.to_csv(self._handle, index=False, header=False)
+        neutralise_formulas(frame).to_csv(self._handle, index=False, header=False)
         self.rows += len(frame)
 
     def __exit__(self, exc_type, exc, tb):

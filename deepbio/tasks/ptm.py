@@ -404,8 +404,10 @@ class PTMTask(Task):
         shard = getattr(args, "shard", None)
         done = predict_proteins(input_path, model_path, output_path, getattr(args, "chunk_size", None),
                                 shard, getattr(args, "verbose", 0))
+        without = (f"; {done.without_sites} protein(s) without lysine (K) have no site"
+                   if done.without_sites else "")
         return (f"{done.rows} lysine sites of {done.records} proteins{shard_label(shard)} → "
-                f"{output_path}")
+                f"{output_path}{without}")
 
     def interpret(self, model_path, input_path, output_dir, args):
         from deepbio.models.ptm.predictor import PREDICTOR_FILE

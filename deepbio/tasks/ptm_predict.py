@@ -46,11 +46,12 @@ def check_protein(name, protein, source="input", number=1):
         number: int, the record's 1-based number in ``source``.
 
     Returns:
-        int ≥ 1, the K residues (sites) of ``protein``.
+        int ≥ 0, the K residues (sites) of ``protein`` (0: a protein without
+        lysine simply has no site to score).
 
     Raises:
-        ValueError: a gap, a non-standard residue or no lysine at all (the
-            message names ``source`` and the record).
+        ValueError: a gap or a non-standard residue (the message names
+            ``source`` and the record).
     """
     bad = _NOT_RESIDUE.search(protein)
     if bad:
@@ -60,11 +61,7 @@ def check_protein(name, protein, source="input", number=1):
                 f"only the 20 standard residues {fea.PROTEIN_ALPHABET} are allowed")
         raise ValueError(f"{source}: record {number} ({name!r}) has {what} at position "
                          f"{bad.start() + 1}; {hint}")
-    sites = protein.count("K")
-    if not sites:
-        raise ValueError(f"{source}: record {number} ({name!r}) contains no lysine (K), so "
-                         f"there is no site to score; remove it")
-    return sites
+    return protein.count("K")
 
 
 def protein_site_windows(ids, proteins, source="input"):
@@ -77,11 +74,12 @@ def protein_site_windows(ids, proteins, source="input"):
 
     Returns:
         ``(rows, windows)``: ``(protein, 1-based position)`` of every K and
-        its 49-residue window (``-`` beyond the protein's ends).
+        its 49-residue window (``-`` beyond the protein's ends); a protein
+        without lysine adds nothing.
 
     Raises:
-        ValueError: a protein with a gap, a non-standard residue or no lysine
-            at all (the message names ``source`` and the record).
+        ValueError: a protein with a gap or a non-standard residue (the
+            message names ``source`` and the record).
     """
     rows, windows = [], []
     for number, (name, protein) in enumerate(zip(ids, proteins), start=1):
@@ -126,6 +124,10 @@ def predict_protein_sites(predictor, ids, proteins, source="input"):
     from deepbio.training.ptm_protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
 
     rows, windows = protein_site_windows(ids, proteins, source)
+    if not windows:  # proteins without lysine: no site, no row
+        return pd.DataFrame({column: pd.Series(dtype=object if column in ("protein", "window",
+                                                                           "predicted") else float)
+                             for column in prediction_columns()})
     probabilities = np.asarray(predictor.predict_proba(windows), np.float64)
     calls = decide(predictor, probabilities)
     frame = pd.DataFrame(rows, columns=["protein", "position"])
@@ -166,15 +168,16 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
         verbose: int, 0 silent, otherwise a progress bar over sites on stderr.
 
     Returns:
-        `Streamed`: ``records`` (proteins scored), ``rows`` (sites written)
-        and ``path``.
+        `Streamed`: ``records`` (proteins scored), ``rows`` (sites written),
+        ``path`` and ``without_sites`` (proteins of the shard without a
+        lysine: they have no row).
 
     Raises:
         FileNotFoundError: missing FASTA or model.
         ValueError: a FASTA that is empty, binary, corrupt gzip or not
             FASTA, a repeated id, a protein with a gap, a non-standard
-            residue or no lysine at all (the message names the file and the
-            record; checked before the model loads, nothing written), a
+            residue (the message names the file and the record; checked
+            before the model loads, nothing written), a
             ``chunk_size`` below 1, or a model that is not a PTM model.
     """
     from deepbio.data.fasta import iter_fasta
@@ -185,11 +188,11 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
-    records = sites = 0
+    records = sites = without = 0
     for index, (name, protein) in enumerate(iter_fasta(fasta, unique_ids=True)):
         count = check_protein(name, protein, fasta, index + 1)  # before the model loads
         if in_shard(index, shard):
-            records, sites = records + 1, sites + count
+            records, sites, without = records + 1, sites + count, without + (count == 0)
     predictor = load_ptm_predictor(model_path)
     proteins = select_shard(iter_fasta(fasta, unique_ids=True), shard)
     with CSVStream(output_csv, prediction_columns()) as out, \
@@ -199,4 +202,4 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
             frame = predict_protein_sites(predictor, names, sequences, fasta)
             out.write(frame)
             bar.update(len(frame))
-    return Streamed(records, out.rows, output_csv)
+    return Streamed(records, out.rows, output_csv, without)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import run_script as _run
-from deepbio.interpret.motif_aggregate import SCORE_COLUMNS
+from deepbio.interpret.motif_aggregate import SCORE_COLUMNS, SD_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def motif_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("motif")
     result = _run([str(ROOT / "main.py"), "--task", "motif", "--max-sequences", "60", "--epochs", "1",
                    "--motif-length", "6", "--min-motif-count", "5", "--jaspar-top", "3",
-                   "--output", str(out), "--data-dir", str(data_dir), "--verbose", "0"], cwd=out)
+                   "--ensemble", "2", "--output", str(out), "--data-dir", str(data_dir), "--verbose", "0"], cwd=out)
     return out, result
 
 
@@ -38,21 +38,37 @@ def test_outputs_and_report(motif_run):
     assert report["model"]["trained_here"] and report["model"]["splits"] == {
         "train": 2 * (60 - test_pairs - val_pairs), "val": 2 * val_pairs, "test": 2 * test_pairs}
     assert 0.0 <= report["heldout"]["auroc"] <= 1.0
+    # two members, training seeds 0 and 1 on the split of split seed 0
+    assert report["model"]["seeds"] == [0, 1] and report["model"]["split_seed"] == 0
+    members = report["heldout_members"]["auroc"]
+    assert len(members) == 2 and report["heldout_members"]["auroc_mean"] == pytest.approx(
+        np.mean(members)) and report["heldout_members"]["auroc_sd"] == pytest.approx(
+        np.std(members, ddof=1))
+    assert report["model"]["best_val_auroc"] == pytest.approx(
+        np.mean(report["model"]["best_val_auroc_members"]))
     assert set(report["seconds"]) == {"load", "train", "locate", "scs", "af", "aggregate", "plot",
                                       "jaspar", "total"}
     table = pd.read_csv(out / "motif_scores.csv")
-    assert tuple(table.columns) == SCORE_COLUMNS
-    assert report["scoring"]["motifs"] == len(table)
+    assert tuple(table.columns) == SCORE_COLUMNS + SD_COLUMNS
+    # the ensemble's scores are the mean and sample sd of its members' scores
+    member_tables = [pd.read_csv(out / "ensemble" / f"member{i}_scores.csv") for i in range(2)]
+    for column in SCORE_COLUMNS[2:]:
+        values = np.stack([m[column].to_numpy() for m in member_tables])
+        np.testing.assert_allclose(table[column], values.mean(axis=0), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(table[f"{column}_sd"], values.std(axis=0, ddof=1), rtol=1e-9,
+                                   atol=1e-12)
+    assert report["scoring"]["motifs"] == len(table) and report["scoring"]["members"] == 2
     assert report["scoring"]["occurrences"] == table["count"].sum()
     for column in ("autonomous_functionality_score", "sequence_context_synergy_score"):
         assert table[column].min() == 0.0 and table[column].max() <= 1.0
-    # The combined scores are upstream's minmax(count) × minmax(score), recomputed from the columns.
-    np.testing.assert_allclose(table["autonomous_functionality_score"],
-                               _minmax(table["count"]) * _minmax(table["af_score"]), rtol=1e-9,
-                               atol=1e-12)
-    np.testing.assert_allclose(table["sequence_context_synergy_score"],
-                               _minmax(table["count"]) * _minmax(table["scs_score"]), rtol=1e-9,
-                               atol=1e-12)
+    # Each member's combined scores are upstream's minmax(count) × minmax(score).
+    for member in member_tables:
+        np.testing.assert_allclose(member["autonomous_functionality_score"],
+                                   _minmax(member["count"]) * _minmax(member["af_score"]),
+                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(member["sequence_context_synergy_score"],
+                                   _minmax(member["count"]) * _minmax(member["scs_score"]),
+                                   rtol=1e-9, atol=1e-12)
     # The top motifs per combined score are the table's, ranked by that score (then by count).
     top = pd.read_csv(out / "top_motifs.csv")
     assert len(top) == 6 and top["jaspar_id"].str.startswith("MA").all()
@@ -62,7 +78,8 @@ def test_outputs_and_report(motif_run):
         assert top[top["ranked_by"] == label]["motif"].tolist() == best.tolist()
     params = json.loads((out / "params.json").read_text())
     assert params["motif_length"] == 6 and params["epochs"] == 1 and params["top_r"] == "0.1"
-    for name in ("model.keras", "motif_scores.png", "training_history.png"):
+    for name in ("model.keras", "ensemble/member0.keras", "ensemble/member1.keras",
+                 "motif_scores.png", "training_history.png"):
         assert (out / name).stat().st_size > 0, name
     assert "held-out AUROC" in result.stdout
 

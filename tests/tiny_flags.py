@@ -8,7 +8,7 @@ TINY = {
                "--no-multitask", "--ism-windows", "0", "--saliency-windows", "0",
                "--encoder-filters", "16,32", "--num-embeddings", "32"],
     "motif": ["--max-sequences", "30", "--epochs", "2", "--motif-length", "5", "--jaspar-top", "0",
-              "--cnn-filters", "8,8,8"],
+              "--cnn-filters", "8,8,8", "--ensemble", "2"],
     "pretrain": ["--epochs", "1", "--max-per-source", "20", "--crop-length", "32"],
     "binding": ["--max-complexes", "40", "--folds", "2", "--epochs", "1", "--pretrain-epochs", "1",
                 "--max-per-source", "20", "--crop-length", "32", "--no-jaspar"],

@@ -74,10 +74,14 @@ from deepbio.interpret.motif_fast import MotifScorer
 from deepbio.interpret.motif_kmers import KmerOccurrences, locate_kmers
 from deepbio.interpret.motif_naive import NaiveMotifScorer
 
-__all__ = ["aggregate_scores", "combine_scores", "MotifScores", "score_motifs", "SCORE_COLUMNS"]
+__all__ = ["aggregate_scores", "combine_scores", "ensemble_table", "MotifScores", "score_motifs",
+           "score_motifs_ensemble", "SCORE_COLUMNS", "SD_COLUMNS"]
 
 SCORE_COLUMNS = ("motif", "count", "af_score", "scs_score", "autonomous_functionality_score",
                  "sequence_context_synergy_score")
+
+#: Standard deviations across ensemble members, written after `SCORE_COLUMNS`.
+SD_COLUMNS = tuple(f"{c}_sd" for c in SCORE_COLUMNS[2:])
 
 
 def aggregate_scores(scores, motif_index, counts, top_r=None, min_top_r_num=30):
@@ -152,12 +156,15 @@ class MotifScores:
         occurrences: `KmerOccurrences`.
         perturbations: `PerturbationScores` (per occurrence).
         seconds: dict, ``locate``, ``scs``, ``af``, ``aggregate`` seconds.
+        members: for :func:`score_motifs_ensemble`, the table of each member
+            (`SCORE_COLUMNS`); None for one model.
     """
 
     table: pd.DataFrame
     occurrences: KmerOccurrences
     perturbations: PerturbationScores
     seconds: dict
+    members: list | None = None
 
 
 def score_motifs(model, sequences, motif_length=8, min_motif_count=10, top_r=0.1,
@@ -215,3 +222,78 @@ def score_motifs(model, sequences, motif_length=8, min_motif_count=10, top_r=0.1
                           "sequence_context_synergy_score": scs_combined})
     seconds["aggregate"] = time.perf_counter() - start
     return MotifScores(table, occurrences, perturbations, seconds)
+
+
+def ensemble_table(tables):
+    """Mean and sample standard deviation of the members' motif scores.
+
+    Args:
+        tables: list of DataFrames with `SCORE_COLUMNS`, one per ensemble
+            member, over the same motifs in the same order.
+
+    Returns:
+        DataFrame with `SCORE_COLUMNS` (the four scores: the members' mean)
+        followed by `SD_COLUMNS` (sample standard deviation, ``ddof=1``; 0
+        with one member).
+
+    Raises:
+        ValueError: no tables, or tables over different motifs or counts.
+    """
+    if not tables:
+        raise ValueError("ensemble_table needs at least one member table")
+    first = tables[0]
+    for i, other in enumerate(tables[1:], start=1):
+        if (len(other) != len(first) or not np.array_equal(other["motif"], first["motif"])
+                or not np.array_equal(other["count"], first["count"])):
+            raise ValueError(f"member {i} scores other motifs than member 0 "
+                             f"({len(other)} vs {len(first)} rows)")
+    table = first[["motif", "count"]].copy()
+    for column in SCORE_COLUMNS[2:]:
+        values = np.stack([t[column].to_numpy(np.float64) for t in tables])
+        table[column] = values.mean(axis=0)
+    for column in SCORE_COLUMNS[2:]:
+        values = np.stack([t[column].to_numpy(np.float64) for t in tables])
+        table[f"{column}_sd"] = values.std(axis=0, ddof=1) if len(tables) > 1 else 0.0
+    return table
+
+
+def score_motifs_ensemble(models, sequences, verbose=0, **kwargs):
+    """DeepASMM motif scores under every model of an ensemble, and their mean and sd.
+
+    Each member is scored by :func:`score_motifs` (its own top-r aggregation
+    and min-max combination); the table holds, per motif, the mean of the
+    members' four scores (rank by these) and their sample standard
+    deviations (`ensemble_table`).
+
+    Args:
+        models: list of `keras.Model` (at least one), each as
+            :func:`score_motifs` takes it, all on the same input length.
+        sequences: n str of equal length L.
+        verbose: int, 1 shows progress bars.
+        **kwargs: the other arguments of :func:`score_motifs`.
+
+    Returns:
+        `MotifScores`: ``table`` (`SCORE_COLUMNS` + `SD_COLUMNS`),
+        ``occurrences``, the first member's ``perturbations``, ``seconds``
+        summed over the members, ``members`` (each member's table).
+
+    Raises:
+        ValueError: no models, or as :func:`score_motifs`.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("score_motifs_ensemble needs at least one model")
+    results = []
+    for i, model in enumerate(models):
+        if verbose:
+            print(f"scoring with ensemble member {i + 1}/{len(models)}", flush=True)
+        results.append(score_motifs(model, sequences, verbose=verbose, **kwargs))
+    seconds = {}
+    for result in results:
+        for key, value in result.seconds.items():
+            seconds[key] = seconds.get(key, 0.0) + value
+    start = time.perf_counter()
+    members = [r.table for r in results]
+    table = ensemble_table(members)
+    seconds["aggregate"] += time.perf_counter() - start
+    return MotifScores(table, results[0].occurrences, results[0].perturbations, seconds, members)

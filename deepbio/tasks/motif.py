@@ -5,17 +5,22 @@ Pipeline (``main.py --task motif``):
 1. sequences: the 1,497 accessible 600-bp sequences of cell type 8988T from
    DeepASMM's Basset demo (``deepasmm/basset_8988T.csv`` through the data
    registry), or the user's ``--input`` CSV/FASTA;
-2. model: the user's ``--model`` (``.keras`` or ``.h5``), or a Basset-style CNN
-   (`deepbio.models.basset_cnn`) trained here on the accessible sequences
-   against one dinucleotide-shuffled copy of each (Altschul–Erickson), with
-   train / validation / test parts split by sequence pair (a sequence and its
-   shuffled copy stay together); its held-out test AUROC is reported;
-3. scoring: `deepbio.interpret.motif_aggregate.score_motifs` (k-mers, SCS, AF,
-   top-r, min-max combination) with the fast engine;
+2. model: the user's ``--model`` (``.keras`` or ``.h5``), or an ensemble of
+   ``--ensemble`` Basset-style CNNs (`deepbio.models.basset_cnn`; training
+   seeds ``--seed``, ``--seed`` + 1, ...; one resumable unit each) trained here
+   on the accessible sequences against one dinucleotide-shuffled copy of each
+   (Altschul–Erickson), with train / validation / test parts split by
+   sequence pair (a sequence and its shuffled copy stay together) and drawn
+   by ``--split-seed`` only, so the held-out part is the same for every
+   training seed; held-out AUROC of the ensemble and of each member;
+3. scoring: `deepbio.interpret.motif_aggregate.score_motifs_ensemble` (k-mers,
+   SCS, AF, top-r, min-max combination with every member, then the mean and
+   sd per motif) with the fast engine;
 4. annotation: the top motifs' best JASPAR2026 CORE vertebrate matrices
    (`deepbio.interpret.jaspar`);
 5. outputs in ``runs/motif``: ``params.json``, ``model.keras`` (when trained),
-   ``motif_scores.csv``, ``top_motifs.csv``, ``motif_scores.png``,
+   ``ensemble/member<i>.keras``, ``motif_scores.csv`` (with ``*_sd`` columns
+   for an ensemble), ``top_motifs.csv``, ``motif_scores.png``,
    ``training_history.png``, ``report.json`` (counts, held-out AUROC,
    ``seconds`` per stage).
 """
@@ -68,6 +73,15 @@ class MotifConfig(EarlyStoppingConfig, TrainingConfig):
     jaspar_release: str = option("JASPAR2026", "pyjaspar release used for the annotation")
     max_sequences: int = option(None, "use only the first N sequences (quick runs)", minimum=1)
     reverse_complement: bool = option(True, "add the reverse complement of every training sequence")
+    strand_average: bool = option(True, "score validation and held-out sequences by the mean over "
+                                        "both strands")
+    weight_decay: float = option(0.0, "decoupled weight decay (AdamW; 0: Adam)", minimum=0)
+    lr_schedule: str = option("constant", "learning-rate schedule of the CNN",
+                              choices=("constant", "cosine"))
+    split_seed: int = option(0, "seed of the train / validation / test split and of the shuffled "
+                                "negatives, kept apart from --seed", minimum=0)
+    ensemble: int = option(5, "CNNs trained with seeds --seed, --seed+1, ...; motifs are scored "
+                              "with each and ranked by the mean", minimum=1)
     test_fraction: float = option(0.2, "held-out test part of the sequence pairs",
                                   minimum=0.01, maximum=0.9)
     val_fraction: float = option(0.1, "part of the rest used for early stopping",
@@ -80,6 +94,8 @@ class MotifConfig(EarlyStoppingConfig, TrainingConfig):
                                          minimum=1, flag="cnn-pools")
     dense_units: tuple[int, ...] = option((128,), "units of the dense layers", minimum=1)
     dropout: float = option(0.3, "dropout rate", minimum=0, maximum=0.95)
+    bn_momentum: float = option(0.99, "momentum of the batch-normalization moving statistics",
+                                minimum=0, maximum=0.999)
 
     def validate(self):
         super().validate()
@@ -176,7 +192,6 @@ def run_pipeline(config, folder, train_only=False):
     from deepbio.interpret.motif_common import _input_adapter
     from deepbio.interpret.motif_kmers import check_sequences
     from deepbio.models.loading import load_task_model
-    from deepbio.training.motif import train_basset
 
     verbose = folder.verbose
     with folder.timer("load"):
@@ -200,39 +215,30 @@ def run_pipeline(config, folder, train_only=False):
     with folder.timer("train"):
         if model is not None:
             report["model"] = {"path": str(config.model), "trained_here": False}
+            models = [model]
         else:
-            trained = folder.checkpointed("cnn", lambda: train_basset(
-                config, folder.data_dir, verbose=verbose, sequences=sequences))
-            model = trained["model"]
-            folder.save_model(model, "model.keras")
-            folder.plot_history(trained["history"], ylabel="binary cross-entropy")
-            report["model"] = {"path": "model.keras", "trained_here": True,
-                               "epochs_run": trained["epochs_run"], "splits": trained["splits"],
-                               "parameters": int(model.count_params()),
-                               "best_val_auroc": float(max(trained["history"]["val_auroc"]))}
-            report["heldout"] = trained["test"]
-            report["heldout_baseline"] = {"auroc": 0.5, "note": "constant score"}
-            if verbose:
-                print(f"held-out AUROC {trained['test']['auroc']:.4f} "
-                      f"({trained['splits']['test']} sequences: accessible + shuffled)", flush=True)
+            models = _train_ensemble(config, folder, sequences, report)
 
     if not train_only:
-        from deepbio.interpret.motif_aggregate import score_motifs
+        from deepbio.interpret.motif_aggregate import SCORE_COLUMNS, score_motifs_ensemble
 
-        result = score_motifs(model, sequences, motif_length=config.motif_length,
-                              min_motif_count=config.min_motif_count, top_r=config.top_r,
-                              min_top_r_num=config.min_top_r_num,
-                              output_index=parse_output_index(config.output_index),
-                              engine=config.engine, batch_size=config.scoring_batch_size,
-                              ids=ids, verbose=1 if verbose else 0)
-        table = result.table
+        result = score_motifs_ensemble(
+            models, sequences, motif_length=config.motif_length,
+            min_motif_count=config.min_motif_count, top_r=config.top_r,
+            min_top_r_num=config.min_top_r_num, output_index=parse_output_index(config.output_index),
+            engine=config.engine, batch_size=config.scoring_batch_size, ids=ids,
+            verbose=1 if verbose else 0)
+        table = result.table if len(models) > 1 else result.table[list(SCORE_COLUMNS)]
         folder.write_csv(table, "motif_scores.csv")
+        if len(models) > 1:
+            for i, member in enumerate(result.members):
+                folder.write_csv(member, f"ensemble/member{i}_scores.csv")
         folder.seconds.update({k: result.seconds[k] for k in ("locate", "scs", "af", "aggregate")})
         with folder.timer("plot"):
             rho = plot_scores(table, folder, seed=config.seed) if len(table) else None
         report["scoring"] = {
             "k": config.motif_length, "motifs": int(len(table)),
-            "occurrences": int(len(result.occurrences)),
+            "occurrences": int(len(result.occurrences)), "members": len(models),
             "scs_perturbations": int(result.perturbations.forward_rows["scs"]),
             "af_perturbations": int(result.perturbations.forward_rows["af"]),
             "engine": config.engine, "spearman_af_scs": rho}
@@ -242,6 +248,67 @@ def run_pipeline(config, folder, train_only=False):
             folder.write_csv(top, "top_motifs.csv")
             report["top_motifs"] = json.loads(top.to_json(orient="records"))
     return folder.write_report(report)
+
+
+def member_config(config, member):
+    """The config of ensemble member ``member`` (0-based): training seed ``config.seed + member``.
+
+    The split (``split_seed``) is shared by all members.
+    """
+    return dataclasses.replace(config, seed=config.seed + member)
+
+
+def _sd(values):
+    """Sample standard deviation (0.0 for one value)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _train_ensemble(config, folder, sequences, report):
+    """Trains ``config.ensemble`` CNNs (units ``cnn0``, ``cnn1``, ...); fills ``report``.
+
+    Each member is one resumable unit of ``folder`` (`RunFolder.checkpointed`)
+    with training seed ``config.seed + i`` on the split of ``config.split_seed``.
+    ``model.keras`` is member 0 (the model the web page serves);
+    ``ensemble/member<i>.keras`` are all members. ``report["heldout"]`` holds
+    the metrics of the members' mean score, ``report["heldout_members"]``
+    each member's held-out AUROC with their mean and sd.
+
+    Returns:
+        list of `keras.Model`, the members in order.
+    """
+    from deepbio.metrics import binary_metrics
+    from deepbio.training.motif import train_basset
+
+    members = []
+    for i in range(config.ensemble):
+        members.append(folder.checkpointed(f"cnn{i}", lambda i=i: train_basset(
+            member_config(config, i), folder.data_dir, verbose=folder.verbose,
+            sequences=sequences)))
+    models = [m["model"] for m in members]
+    folder.save_model(models[0], "model.keras")
+    for i, model in enumerate(models):
+        folder.save_model(model, f"ensemble/member{i}.keras")
+    folder.plot_history(members[0]["history"], ylabel="binary cross-entropy")
+    best_val = [float(max(m["history"]["val_auroc"])) for m in members]
+    aurocs = [float(m["test"]["auroc"]) for m in members]
+    report["model"] = {"path": "model.keras", "trained_here": True, "ensemble": len(models),
+                       "member_paths": [f"ensemble/member{i}.keras" for i in range(len(models))],
+                       "seeds": [config.seed + i for i in range(len(models))],
+                       "split_seed": config.split_seed,
+                       "epochs_run": members[0]["epochs_run"],
+                       "epochs_run_members": [m["epochs_run"] for m in members],
+                       "splits": members[0]["splits"], "parameters": int(models[0].count_params()),
+                       "best_val_auroc": float(np.mean(best_val)), "best_val_auroc_members": best_val}
+    mean_scores = np.mean([m["test_scores"] for m in members], axis=0)
+    report["heldout"] = binary_metrics(members[0]["test_labels"], mean_scores)
+    report["heldout_members"] = {"auroc": aurocs, "auroc_mean": float(np.mean(aurocs)),
+                                 "auroc_sd": _sd(aurocs)}
+    report["heldout_baseline"] = {"auroc": 0.5, "note": "constant score"}
+    if folder.verbose:
+        print(f"held-out AUROC {report['heldout']['auroc']:.4f} (ensemble of {len(models)}: mean "
+              f"score); members {np.mean(aurocs):.4f} ± {_sd(aurocs):.4f} "
+              f"({members[0]['splits']['test']} sequences: accessible + shuffled)", flush=True)
+    return models
 
 
 def _top_motifs(table, config):
@@ -317,16 +384,22 @@ class MotifTask(Task):
     def summary(self, report):
         lines = []
         if report.get("heldout"):
-            lines.append(f"held-out AUROC: {report['heldout']['auroc']:.4f} (constant score 0.5)")
+            members = report.get("heldout_members") or {}
+            spread = (f"; {report['model']['ensemble']} members {members['auroc_mean']:.4f} ± "
+                      f"{members['auroc_sd']:.4f}" if members else "")
+            lines.append(f"held-out AUROC: {report['heldout']['auroc']:.4f}{spread} "
+                         f"(constant score 0.5)")
         if report.get("scoring"):
             s = report["scoring"]
             lines.append(f"{s['motifs']} motifs of length {s['k']} ({s['occurrences']} occurrences) "
                          f"scored → motif_scores.csv")
         for row in report.get("top_motifs", [])[:10]:
             if row["ranked_by"] == "autonomous_functionality":
+                sd = (f" ± {row['autonomous_functionality_score_sd']:.4f}"
+                      if "autonomous_functionality_score_sd" in row else "")
                 lines.append(
-                    f"  AF #{row['rank']:<2} {row['motif']}  AF={row['autonomous_functionality_score']:.4f} "
-                    f"SCS={row['sequence_context_synergy_score']:.4f}  JASPAR {row['jaspar_id']} "
+                    f"  AF #{row['rank']:<2} {row['motif']}  AF={row['autonomous_functionality_score']:.4f}"
+                    f"{sd} SCS={row['sequence_context_synergy_score']:.4f}  JASPAR {row['jaspar_id']} "
                     f"{row['jaspar_name']} (score {row['jaspar_score']:.2f}, E={row['jaspar_e_value']:.2g})")
         lines.append(f"seconds: {json.dumps(report['seconds'])}")
         return lines

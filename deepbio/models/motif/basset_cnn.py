@@ -6,7 +6,7 @@ import keras
 def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 7),
                pool_sizes=(3, 4, 4), dense_units=(128,), dropout=0.3, num_outputs=1,
                output_activation="sigmoid", batch_norm=True, synchronized=False,
-               name="basset_cnn"):
+               bn_momentum=0.99, name="basset_cnn"):
     """Builds a Basset-style CNN (conv → BN → ReLU → max-pool blocks, dense head).
 
     The architecture of Basset (Kelley, Snoek & Rinn 2016, "Basset: learning
@@ -33,6 +33,10 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
             `tf.distribute` strategy (Keras's ``synchronized=True``), so the
             replicas keep one set of moving statistics; for training under
             a strategy with several replicas.
+        bn_momentum: float in [0, 1). Momentum of the BatchNormalization
+            moving statistics (Keras's default 0.99; lower values follow the
+            weights faster, so that evaluation-mode predictions match the
+            training-mode ones early in a short training).
         name: str. Model name.
 
     Returns:
@@ -41,8 +45,9 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
         float32 (batch, num_outputs).
 
     Raises:
-        ValueError: the per-block tuples differ in length, a size is < 1, or
-            the pooling leaves no positions.
+        ValueError: the per-block tuples differ in length, a size is < 1,
+            ``dropout`` or ``bn_momentum`` is outside [0, 1), or the pooling
+            leaves no positions.
 
     Example:
         >>> model = basset_cnn(sequence_length=100, filters=(4,), kernel_sizes=(5,), pool_sizes=(2,))
@@ -60,6 +65,8 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
                          f"dense_units={tuple(dense_units)}, num_outputs={num_outputs}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if not 0.0 <= bn_momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
     length = sequence_length
     for pool in pool_sizes:
         length //= pool
@@ -71,7 +78,8 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
         x = keras.layers.Conv1D(width, kernel, padding="same", use_bias=not batch_norm,
                                 name=f"conv{i}")(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(synchronized=synchronized, name=f"bn{i}")(x)
+            x = keras.layers.BatchNormalization(momentum=bn_momentum, synchronized=synchronized,
+                                                name=f"bn{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i}")(x)
         if pool > 1:
             x = keras.layers.MaxPooling1D(pool, name=f"pool{i}")(x)

@@ -73,7 +73,7 @@ def test_report_has_the_agreed_keys(ptm_run):
     saved = json.loads((out / "thresholds.json").read_text())
     assert saved["thresholds"] == [report["thresholds"][l] for l in "acms"]
     assert saved["objective"] == "mcc" and saved["model_type"] == "trees"
-    for name in ("ptm_model.joblib", "thresholds.json", "cv_per_class_absolute_true.png",
+    for name in ("ptm_model.skops", "thresholds.json", "cv_per_class_absolute_true.png",
                  "reliability_diagram.png", "cv_predictions.csv", "cv_position_importance.png",
                  "cv_position_importance.csv"):
         assert (out / name).stat().st_size > 0, name
@@ -153,7 +153,7 @@ def test_predict_proteins_with_the_run_folder(ptm_run, tmp_path):
     # The probabilities are what the saved predictor gives on those windows, loaded here.
     from deepbio.models.ptm.predictor import load_ptm_predictor
 
-    predictor = load_ptm_predictor(out / "ptm_model.joblib")
+    predictor = load_ptm_predictor(out / "ptm_model.skops")
     expected = predictor.predict_proba(windows)
     np.testing.assert_allclose(frame[LABEL_COLUMNS].to_numpy(), expected, atol=2e-6)
     assert np.ptp(expected[:, 0]) > 0  # windows differ, so do their scores

@@ -156,9 +156,8 @@ def _tiny_tree_config(**changes):
 
 
 def test_tree_predictor_round_trip_and_in_fold_protocol(tmp_path):
-    import joblib
-
-    from deepbio.models.ptm.predictor import WindowEnsemble, decide, load_ptm_predictor
+    from deepbio.models.ptm.predictor import (WindowEnsemble, decide, load_ptm_predictor,
+                                              save_ptm_predictor)
     from deepbio.training.ptm_trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
 
     from deepbio.data import combination_to_labels
@@ -179,13 +178,14 @@ def test_tree_predictor_round_trip_and_in_fold_protocol(tmp_path):
         assert probabilities.shape == (40, 4) and ((0 <= probabilities) & (probabilities <= 1)).all()
         crotonylated = labels[360:, 1] == 1
         assert probabilities[crotonylated, 1].mean() > probabilities[~crotonylated, 1].mean(), kind
-        joblib.dump(model, tmp_path / "ptm_model.joblib")
+        save_ptm_predictor(model, tmp_path / "ptm_model.skops")
         loaded = load_ptm_predictor(tmp_path)
-        np.testing.assert_allclose(loaded.predict_proba(windows[360:]), probabilities)
+        np.testing.assert_array_equal(loaded.predict_proba(windows[360:]), probabilities)
+        np.testing.assert_array_equal(loaded.thresholds, model.thresholds)
         assert decide(loaded, probabilities).sum(axis=1).min() >= 1
-    (tmp_path / "bad.joblib").write_bytes(b"not a pickle")
-    with pytest.raises(ValueError, match="not a PTM model"):
-        load_ptm_predictor(tmp_path / "bad.joblib")
+    (tmp_path / "bad.skops").write_bytes(b"not a skops file")
+    with pytest.raises(ValueError, match="bad.skops is not a skops file saved by deepbio"):
+        load_ptm_predictor(tmp_path / "bad.skops")
 
 
 def test_label_mixer_uses_the_other_labels():

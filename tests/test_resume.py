@@ -7,9 +7,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
+from deepbio.training.resume import read_state, write_state
 from test_reproducible import _without_timings
 from tiny_flags import TINY
 
@@ -56,13 +58,12 @@ def _kill_when(out, data_dir, marker):
 
 def test_killed_mid_training_resumes_at_its_last_epoch(tmp_path, data_dir, rnamod_reference):
     out = tmp_path / "killed"
-    state = out / "checkpoints" / "Am.steps" / "fit1" / "state.pkl"
+    state = out / "checkpoints" / "Am.steps" / "fit1" / "state.zip"
     _kill_when(out, data_dir, state)  # epoch 1 of the first model is done, the model is not
-    assert not (out / "checkpoints" / "Am.pkl").exists()
-    import pickle
-
-    with open(state, "rb") as handle:
-        assert pickle.load(handle)["epoch"] == 1
+    assert not (out / "checkpoints" / "Am.zip").exists()
+    saved = read_state(state)  # JSON and arrays (allow_pickle=False), nothing unpickled
+    assert saved["epoch"] == 1 and len(saved["history"]["loss"]) == 1
+    assert all(isinstance(v, np.ndarray) for v in saved["variables"])
     _run(out, data_dir)
     resumed = json.loads((out / "report.json").read_text())
     assert _without_timings(resumed) == _without_timings(rnamod_reference)
@@ -71,7 +72,7 @@ def test_killed_mid_training_resumes_at_its_last_epoch(tmp_path, data_dir, rnamo
 
 def test_killed_run_resumes_to_the_same_report(tmp_path, data_dir, rnamod_reference):
     out = tmp_path / "killed"
-    _kill_when(out, data_dir, out / "checkpoints" / "Am.pkl")  # the first model is done
+    _kill_when(out, data_dir, out / "checkpoints" / "Am.zip")  # the first model is done
     (out / "Am").mkdir(exist_ok=True)
     (out / "Am" / ".model.x1y2ab_z.keras").write_bytes(b"half a zip")  # a save cut by a kill
     _run(out, data_dir)
@@ -93,7 +94,7 @@ def test_other_parameters_need_restart(tmp_path, data_dir):
     assert json.loads((out / "report.json").read_text())["modifications"] == ["Am", "m5U"]
 
 
-FIRST_UNIT = {"ptm": "stratified_trees_fold1.pkl"}  # binding: test_custom_loops_resume_at_...
+FIRST_UNIT = {"ptm": "stratified_trees_fold1.zip"}  # binding: test_custom_loops_resume_at_...
 
 
 @pytest.mark.parametrize("task", list(FIRST_UNIT))
@@ -119,7 +120,8 @@ def test_killed_fold_resumes(task, tmp_path, data_dir):
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     assert not (out / "report.json").exists()
-    units = sorted(p.name for p in (out / "checkpoints").glob("*.pkl"))
+    assert not list((out / "checkpoints").glob("*.pkl"))
+    units = sorted(p.name for p in (out / "checkpoints").glob("*.zip"))
     assert FIRST_UNIT[task] in units
     resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=600, env=env,
                              cwd=ROOT)
@@ -137,7 +139,6 @@ def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
     """Masked-LM pre-training and ΔG fine-tuning (custom loops, `LoopCheckpoint`) killed after their
     first epoch resume there (the second rerun also loads the finished pre-training unit): the run
     ends with the uninterrupted run's report."""
-    import pickle
 
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -151,10 +152,10 @@ def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "killed"
     checkpoints = out / "checkpoints"
-    markers = [(checkpoints / "pretrain" / "masked_lm.steps" / "fit1" / "state.pkl",
-                checkpoints / "pretrain" / "masked_lm.pkl"),
-               (checkpoints / "fold1_pretrained.steps" / "fit1" / "state.pkl",
-                checkpoints / "fold1_pretrained.pkl")]
+    markers = [(checkpoints / "pretrain" / "masked_lm.steps" / "fit1" / "state.zip",
+                checkpoints / "pretrain" / "masked_lm.zip"),
+               (checkpoints / "fold1_pretrained.steps" / "fit1" / "state.zip",
+                checkpoints / "fold1_pretrained.zip")]
     for state, unit in markers:  # killed in pre-training, then in the first fold's fine-tuning
         process = subprocess.Popen(command(out), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
@@ -166,12 +167,10 @@ def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
         assert not unit.exists() and not (out / "report.json").exists()
-        with open(state, "rb") as handle:
-            saved = pickle.load(handle)
+        saved = read_state(state)
         assert saved["epoch"] == 1 and len(saved["history"]) == 1
         saved["history"][0] = 123.0  # shows in the report only if the rerun resumes from here
-        with open(state, "wb") as handle:
-            pickle.dump(saved, handle)
+        write_state(saved, state)
     resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=600, env=env,
                              cwd=ROOT)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

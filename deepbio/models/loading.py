@@ -111,6 +111,10 @@ def load_task_model(path, task, accepts=None, compile=False):
     try:
         model = keras.models.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # noqa: BLE001  (zip, HDF5, config and registry errors alike)
+        if "Lambda" in str(error) and "safe_mode" in str(error):
+            raise ValueError(f"model {path} holds a Keras Lambda layer (Python code stored in the "
+                             f"file), which deepbio does not run (models are loaded in safe "
+                             f"mode); save the model without Lambda layers") from None
         detail = " ".join(str(error).split())[:200]
         raise ValueError(f"model {path} could not be loaded as a Keras model; is the file complete "
                          f"and saved by deepbio? ({type(error).__name__}: {detail})") from None

@@ -192,8 +192,8 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
     (a kill during the write truncates them) and leaves out the dropout
     seed-generator states, the other callbacks' state and the history. This
     one saves all of it to ``backup_dir/state.zip`` (JSON and NumPy arrays,
-    `write_state`) through a temporary file renamed into place, and reseeds Keras at every epoch from
-    ``(seed, epoch)``.
+    `write_state`) through a temporary file renamed into place, and reseeds
+    Keras at every epoch from ``(seed, epoch)``.
 
     Args:
         backup_dir: str or path, the unit's epoch folder.

@@ -66,8 +66,12 @@ def _untrusted(blob):
     return sorted(set(sio.get_untrusted_types(data=blob)) - set(TRUSTED_TYPES))
 
 
-def dump_object(obj):
+def dump_object(obj, compression=zipfile.ZIP_STORED):
     """``obj`` as skops bytes; every type in it must be trusted on load.
+
+    Args:
+        obj: the object (see `TRUSTED_TYPES`).
+        compression: a `zipfile` compression constant for the archive.
 
     Raises:
         ValueError: ``obj`` holds a type outside `TRUSTED_TYPES` and skops'
@@ -75,7 +79,7 @@ def dump_object(obj):
     """
     import skops.io as sio
 
-    blob = sio.dumps(obj)
+    blob = sio.dumps(obj, compression=compression)
     untrusted = _untrusted(blob)
     if untrusted:
         raise ValueError(f"a {type(obj).__name__} holds types deepbio does not trust on load "
@@ -103,8 +107,8 @@ def load_object(blob, name):
         raise ValueError(f"{name} is not a skops file saved by deepbio "
                          f"({type(error).__name__}: {_short(error)})") from None
     if untrusted:
-        raise ValueError(f"{name} holds types deepbio does not trust ({', '.join(untrusted[:4])}); "
-                         f"it was not saved by deepbio and was not loaded")
+        raise ValueError(f"{name} holds types deepbio does not trust ({', '.join(untrusted[:4])}), "
+                         f"so it was not loaded")
     try:
         return sio.loads(blob, trusted=list(TRUSTED_TYPES))
     except Exception as error:  # noqa: BLE001
@@ -112,24 +116,28 @@ def load_object(blob, name):
                          f"({type(error).__name__}: {_short(error)})") from None
 
 
-def _short(error):
-    return " ".join(str(error).split())[:200]
+def _short(error, limit=200):
+    return " ".join(str(error).split())[:limit]
+
+
+def unsafe_keras_problem(error):
+    """What a failed safe-mode ``keras.models.load_model`` says, in a few words."""
+    text = str(error)
+    if "Lambda" in text and "safe_mode" in text:
+        return ("holds a Lambda layer (Python code stored in the file), which deepbio does not "
+                "run: models are loaded in Keras's safe mode")
+    return f"does not load in safe mode ({type(error).__name__}: {_short(error)})"
 
 
 def write_bytes_atomically(data, path):
     """Writes ``data`` to ``path`` through a temporary file fsynced, then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as out:
+    from deepbio.utils.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # -- trees of plain values ---------------------------------------------------------------------
@@ -232,7 +240,7 @@ class _Reader:
         if "$keras" in value:
             return _load_keras(self.member(value["$keras"]))
         if "$skops" in value:
-            return load_object(self.member(value["$skops"]), f"{self.path}:{value['$skops']}")
+            return load_object(self.member(value["$skops"]), f"member {value['$skops']}")
         if any(k.startswith("$") for k in value):
             raise ValueError(f"unknown entry {sorted(value)}")
         return {k: self.decode(v) for k, v in value.items()}
@@ -243,7 +251,7 @@ def _hashable(key):
 
 
 def _load_keras(data):
-    """A Keras model from ``.keras`` bytes, in safe mode (compiled when its compile config loads)."""
+    """A Keras model from ``.keras`` bytes, in safe mode (compiled if its compile config loads)."""
     import keras
 
     from deepbio.models.loading import register_custom_objects
@@ -259,8 +267,7 @@ def _load_keras(data):
         try:
             return keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as error:  # noqa: BLE001  (a Lambda layer, a damaged archive...)
-            raise ValueError(f"a Keras model it holds does not load in safe mode "
-                             f"({type(error).__name__}: {_short(error)})") from None
+            raise ValueError(f"a Keras model it holds {unsafe_keras_problem(error)}") from None
 
 
 def read_tree(path, remedy):
@@ -287,5 +294,5 @@ def read_tree(path, remedy):
             return _Reader(archive, path).decode(tree["value"])
     except (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError,
             zipfile.BadZipFile, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not a checkpoint saved by deepbio ({_short(error)}); "
+        raise ValueError(f"{path} is not a checkpoint saved by deepbio ({_short(error, 400)}); "
                          f"{remedy}") from None

@@ -170,9 +170,11 @@ def save_ptm_predictor(predictor, path):
     Raises:
         ValueError: the model holds a type outside the loading allow-list.
     """
+    import zipfile
+
     from deepbio.utils.safe_files import dump_object, write_bytes_atomically
 
-    write_bytes_atomically(dump_object(predictor), path)
+    write_bytes_atomically(dump_object(predictor, zipfile.ZIP_DEFLATED), path)
 
 
 def _load_window_ensemble(path):

@@ -52,7 +52,7 @@ class MotifConfig(EarlyStoppingConfig, TrainingConfig):
 
     epochs: int = 30
     batch_size: int = 64
-    patience: int = 5
+    patience: int = 3
     input: str = option(None, "sequences to score: a CSV with a 'Seqs' or 'sequence' column, or "
                               "FASTA (default: DeepASMM's Basset 8988T sequences)", metavar="FILE")
     model: str = option(None, "score this trained model (.keras/.h5 on one-hot DNA) instead of "
@@ -94,7 +94,7 @@ class MotifConfig(EarlyStoppingConfig, TrainingConfig):
                                          minimum=1, flag="cnn-pools")
     dense_units: tuple[int, ...] = option((128,), "units of the dense layers", minimum=1)
     dropout: float = option(0.3, "dropout rate", minimum=0, maximum=0.95)
-    bn_momentum: float = option(0.99, "momentum of the batch-normalization moving statistics",
+    bn_momentum: float = option(0.9, "momentum of the batch-normalization moving statistics",
                                 minimum=0, maximum=0.999)
 
     def validate(self):

@@ -3,6 +3,28 @@
 import keras
 
 
+def _check_sizes(sequence_length, filters, kernel_sizes, pool_sizes, dense_units, num_outputs,
+                 dropout, bn_momentum):
+    """Raises ValueError for the arguments `basset_cnn` cannot build (see its Raises)."""
+    if not (len(filters) == len(kernel_sizes) == len(pool_sizes)) or not filters:
+        raise ValueError(f"filters {filters}, kernel_sizes {kernel_sizes} and pool_sizes "
+                         f"{pool_sizes} must be non-empty and of equal length")
+    sizes = (sequence_length, num_outputs, *filters, *kernel_sizes, *pool_sizes, *dense_units)
+    if min(sizes) < 1:
+        raise ValueError(f"all sizes must be >= 1, got sequence_length={sequence_length}, "
+                         f"filters={filters}, kernel_sizes={kernel_sizes}, pool_sizes={pool_sizes}, "
+                         f"dense_units={tuple(dense_units)}, num_outputs={num_outputs}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if not 0.0 <= bn_momentum < 1.0:
+        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
+    length = sequence_length
+    for pool in pool_sizes:
+        length //= pool
+    if length < 1:
+        raise ValueError(f"pooling {pool_sizes} leaves no positions of a {sequence_length}-bp input")
+
+
 def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 7),
                pool_sizes=(3, 4, 4), dense_units=(128,), dropout=0.3, num_outputs=1,
                output_activation="sigmoid", batch_norm=True, synchronized=False,
@@ -55,23 +77,8 @@ def basset_cnn(sequence_length=600, filters=(64, 64, 64), kernel_sizes=(19, 11, 
         (None, 1)
     """
     filters, kernel_sizes, pool_sizes = tuple(filters), tuple(kernel_sizes), tuple(pool_sizes)
-    if not (len(filters) == len(kernel_sizes) == len(pool_sizes)) or not filters:
-        raise ValueError(f"filters {filters}, kernel_sizes {kernel_sizes} and pool_sizes "
-                         f"{pool_sizes} must be non-empty and of equal length")
-    sizes = (sequence_length, num_outputs, *filters, *kernel_sizes, *pool_sizes, *dense_units)
-    if min(sizes) < 1:
-        raise ValueError(f"all sizes must be >= 1, got sequence_length={sequence_length}, "
-                         f"filters={filters}, kernel_sizes={kernel_sizes}, pool_sizes={pool_sizes}, "
-                         f"dense_units={tuple(dense_units)}, num_outputs={num_outputs}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum}")
-    length = sequence_length
-    for pool in pool_sizes:
-        length //= pool
-    if length < 1:
-        raise ValueError(f"pooling {pool_sizes} leaves no positions of a {sequence_length}-bp input")
+    _check_sizes(sequence_length, filters, kernel_sizes, pool_sizes, dense_units, num_outputs,
+                 dropout, bn_momentum)
     inputs = keras.Input((sequence_length, 4), name="one_hot")
     x = inputs
     for i, (width, kernel, pool) in enumerate(zip(filters, kernel_sizes, pool_sizes), start=1):

@@ -151,3 +151,105 @@ def test_loaded_model_gives_the_in_process_outputs(saved, name, cls):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
         # the inputs differ, so must the outputs (a constant model would prove nothing)
         assert np.abs(want[0] - want[1]).max() > 1e-4, name
+
+
+# -- the models the tiny runs write, compile state included ------------------------------------
+RUN_TASKS = ("rnamod", "motif", "binding")  # binding also runs a pre-training (pretrain/)
+
+EVALUATE = r"""
+def evaluate_fixed(model):
+    '''Loss and metrics of a compiled one-hot-input model on fixed data (None otherwise).'''
+    import numpy as np
+
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+    if not model.compiled or len(shape) != 3 or shape[-1] != 4:
+        return None
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(8, shape[1]))]
+    out = model.predict(x, verbose=0)
+    if isinstance(out, dict):  # VQ-RNA: masked labels (-1 missing) and the reconstruction
+        y = {"modification": rng.integers(-1, 2, size=out["modification"].shape).astype("float32"),
+             "reconstruction": x}
+    else:
+        y = rng.integers(0, 2, size=np.shape(out)).astype("float32")
+    scores = model.evaluate(x, y, verbose=0, return_dict=True)
+    return {k: float(v) for k, v in scores.items()}
+"""
+
+RUN_LOADER = EVALUATE + r"""
+import json, sys
+from pathlib import Path
+
+import deepbio  # noqa: F401  (the only deepbio import: it must register everything)
+import keras
+
+root = Path(sys.argv[1])
+result = {}
+for path in sorted(root.rglob("*.keras")):
+    model = keras.models.load_model(path)  # compile=True and safe_mode=True: the defaults
+    result[path.relative_to(root).as_posix()] = {
+        "class": type(model).__name__, "compiled": bool(model.compiled),
+        "loss": keras.saving.serialize_keras_object(model.loss) if model.compiled else None,
+        "scores": evaluate_fixed(model)}
+print("RESULT " + json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def run_models(tmp_path_factory, data_dir):
+    """The tiny run of each task in `RUN_TASKS`, then ONE fresh process loading their models."""
+    from deepbio import cli
+    from tiny_flags import TINY
+
+    root = tmp_path_factory.mktemp("runs")
+    for task in RUN_TASKS:
+        status = cli.main(["run", task, *TINY[task], "--output", str(root / task), "--data-dir",
+                           str(data_dir), "--verbose", "0"])
+        assert status == 0, task
+    result = _run(["-c", RUN_LOADER, str(root)], cwd=ROOT, timeout=600)
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
+    return root, json.loads(line[len("RESULT "):])
+
+
+def _saved_compile_config(path):
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json")).get("compile_config")
+
+
+def test_every_model_a_run_writes_loads_with_import_deepbio_alone(run_models):
+    root, loaded = run_models
+    written = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.keras"))
+    assert set(loaded) == set(written)
+    for task in RUN_TASKS:
+        assert any(name.startswith(f"{task}/") for name in written), task
+    assert "rnamod/Am/model.keras" in loaded and loaded["rnamod/Am/model.keras"]["class"] == "VQRNA"
+    for name, entry in loaded.items():
+        # compiled exactly when the run saved a compile state, and with the saved loss
+        saved = _saved_compile_config(root / name)
+        assert entry["compiled"] == bool(saved), name
+        if saved:
+            assert json.dumps(entry["loss"], sort_keys=True) == json.dumps(saved["loss"],
+                                                                         sort_keys=True), name
+
+
+def test_compiled_state_evaluates_as_in_process(run_models):
+    """The masked cross-entropy (``deepbio>masked_binary_crossentropy``) and the motif AUROC come
+    back: evaluating in the fresh process gives what the model evaluates to here."""
+    root, loaded = run_models
+    namespace = {}
+    exec(EVALUATE, namespace)  # noqa: S102  (the same fixed data as the fresh process)
+    checked = 0
+    for name, entry in loaded.items():
+        if entry["scores"] is None:
+            continue
+        expected = namespace["evaluate_fixed"](keras.models.load_model(root / name))
+        assert set(entry["scores"]) == set(expected) and "loss" in expected, name
+        for key, value in expected.items():
+            assert np.isfinite(value) and entry["scores"][key] == pytest.approx(value, rel=1e-5), \
+                (name, key)
+        checked += 1
+    rnamod = loaded["rnamod/Am/model.keras"]
+    assert rnamod["compiled"] and "masked_binary_crossentropy" in json.dumps(rnamod["loss"])
+    assert checked >= 2  # the VQ-RNA and the motif CNN

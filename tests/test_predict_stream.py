@@ -45,13 +45,13 @@ def _rna(n, seed=0, lengths=(101, 103, 121)):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """``{"ptm": folder with ptm_model.joblib, "rnamod": VQ-RNA .keras, "binding": .keras}``."""
-    import joblib
+    """``{"ptm": folder with ptm_model.skops, "rnamod": VQ-RNA .keras, "binding": .keras}``."""
     import keras
 
     from deepbio.data import combination_to_labels
     from deepbio.models import VQRNA, BindingAffinityRegressor, MultiomicBackbone
     from deepbio.models.multiomic import make_tokenizer
+    from deepbio.models.ptm.predictor import save_ptm_predictor
     from deepbio.tasks.ptm import PTMConfig
     from deepbio.training.ptm_trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
 
@@ -66,7 +66,7 @@ def models(tmp_path_factory):
     predictor, _, _ = fit_window_model(config, window_feature_blocks(windows, ("trees",)),
                                        combination_to_labels(classes), classes, MODEL_BLOCKS)
     (out / "ptm").mkdir()
-    joblib.dump(predictor, out / "ptm" / "ptm_model.joblib")
+    save_ptm_predictor(predictor, out / "ptm" / "ptm_model.skops")
     VQRNA(101, modification_names=["Am"], encoder_filters=(8, 16), hidden_dim=16, num_embeddings=32,
           num_layers=1, num_heads=2, intermediate_dim=16, head_dim=8).save(out / "rnamod.keras")
     tokenizer = make_tokenizer()

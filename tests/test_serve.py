@@ -134,10 +134,9 @@ def test_ptm_tab_equals_deepbio_predict(services, runs, real_protein, tmp_path):
 
 
 def test_ptm_tab_serves_a_window_ensemble(data_dir, real_protein, tmp_path):
-    """The default PTM models (trees / linear / stack: ptm_model.joblib) through the same path."""
-    import joblib
-
+    """The default PTM models (trees / linear / stack: ptm_model.skops) through the same path."""
     from deepbio.data import load_ptm
+    from deepbio.models.ptm.predictor import save_ptm_predictor
     from deepbio.serve.backend import PTMService
     from deepbio.tasks.ptm import PTMConfig
     from deepbio.training.ptm import subset
@@ -148,9 +147,9 @@ def test_ptm_tab_serves_a_window_ensemble(data_dir, real_protein, tmp_path):
                                    window_feature_blocks(train.windows, ("linear",)), train.labels,
                                    train.classes, MODEL_BLOCKS)
     (tmp_path / "runs" / "ptm").mkdir(parents=True)
-    joblib.dump(model, tmp_path / "runs" / "ptm" / "ptm_model.joblib")
+    save_ptm_predictor(model, tmp_path / "runs" / "ptm" / "ptm_model.skops")
     service = PTMService(tmp_path / "runs")
-    assert service.path.name == "ptm_model.joblib" and not service.network
+    assert service.path.name == "ptm_model.skops" and not service.network
     accession, protein = real_protein
     text = f">{accession}\n{protein}\n"
     frame, _, csv = service.predict(text)
@@ -234,7 +233,7 @@ def test_binding_tab_equals_deepbio_predict(services, pronab, tmp_path):
     ("", "the input is empty"),
     ("{'protein': 'MKV'}", "neither FASTA (no '>' header line) nor a plain protein"),
     (">weird\nMKBZ\n", "non-standard residue 'B' at position 3"),
-    (">noK\nMAAAA\n", "contains no lysine (K)"),
+    (">noK\nMAAAA\n", "none of the 1 protein(s) contains a lysine (K): there is no site to score"),
     ("".join(f">p{i}\nMK\n" for i in range(21)), "21 proteins given; the limit is 20"),
     (">big\n" + "K" * 20_001, "20,001 residues given; the limit is 20,000"),
     ("M" * 200_001, "the limit is 200,000"),
@@ -246,6 +245,12 @@ def test_bad_ptm_input_is_a_page_message(services, text, message):
     with pytest.raises(gr.Error) as caught:
         _guard(gr, services["ptm"].predict)(text)
     assert message in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+def test_a_lysine_free_protein_beside_others_has_no_rows(services):
+    frame, _, csv = services["ptm"].predict(">noK\nMAAAA\n>p\nMKAAK\n")
+    assert frame["protein"].tolist() == ["p", "p"] and frame["position"].tolist() == [2, 5]
+    assert len(pd.read_csv(csv)) == 2
 
 
 def test_bad_inputs_of_the_other_tabs(services):
@@ -442,7 +447,7 @@ def test_twenty_concurrent_api_clients(server, services, pronab):
     client = Client(server["url"], verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/predict_ptm", "/predict_rnamod", "/score_motifs", "/predict_binding"} <= set(endpoints)
-    with pytest.raises(Exception, match="contains no lysine"):  # gr.Error reaches the caller
+    with pytest.raises(Exception, match="contains a lysine"):  # gr.Error reaches the caller
         client.predict(">noK\nMAAAA", api_name="/predict_ptm")
 
     proteins = [(a, p) for a, p in sorted(pronab.accession_proteins.items())

@@ -106,10 +106,10 @@ def resolve(source, cache_subdir="deepbio"):
 
 
 def _read_text(path, what):
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text {what} (binary or not UTF-8)") from None
+    """The whole text of ``path`` (plain or gzip), bounded (see `deepbio.data.fasta.read_text`)."""
+    from deepbio.data.fasta import read_text
+
+    return read_text(path, what)
 
 
 def read_gue_csv(source):

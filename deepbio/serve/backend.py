@@ -41,6 +41,26 @@ def _workdir():
     return path
 
 
+def _bounded_upload(upload):
+    """The text of an uploaded file, read as a stream that stops past ``LIMITS["characters"]``.
+
+    A small gzip file that inflates to gigabytes (a decompression bomb) is
+    refused after at most the limit plus one piece (1 MiB) was read.
+
+    Raises:
+        ValueError: over the limit (naming the file), or not text.
+    """
+    try:
+        return read_text(upload, "uploaded file", max_bytes=LIMITS["characters"])
+    except ValueError as error:
+        if "holds more than" not in str(error):
+            raise
+        raise ValueError(f"uploaded file {Path(upload).name} has more than "
+                         f"{LIMITS['characters']:,} characters (decompressed); the limit is "
+                         f"{LIMITS['characters']:,} (use 'deepbio predict' for larger inputs)") \
+            from None
+
+
 def parse_text(text, what="sequence", upload=None):
     """``(ids, sequences)`` of pasted FASTA or a plain sequence (or an uploaded file).
 
@@ -53,16 +73,9 @@ def parse_text(text, what="sequence", upload=None):
         ValueError: empty, too long, not FASTA nor a plain sequence, or bad FASTA.
     """
     source = "input"
-    if upload:  # read as a stream that stops past the limit: a gzip bomb never inflates whole
+    if upload:
         source = f"uploaded file {Path(upload).name}"
-        try:
-            text = read_text(upload, "uploaded file", max_bytes=LIMITS["characters"])
-        except ValueError as error:
-            if "holds more than" not in str(error):
-                raise
-            raise ValueError(f"{source} has more than {LIMITS['characters']:,} characters "
-                             f"(decompressed); the limit is {LIMITS['characters']:,} (use "
-                             f"'deepbio predict' for larger inputs)") from None
+        text = _bounded_upload(upload)
     text = text or ""
     if len(text) > LIMITS["characters"]:
         raise ValueError(f"{source} has {len(text):,} characters; the limit is "
@@ -141,7 +154,7 @@ class Service:
 
 class PTMService(Service):
     task = "ptm"
-    files = ("ptm_model.joblib", "model.keras")  # as load_ptm_predictor prefers them
+    files = ("ptm_model.skops", "model.keras")  # as load_ptm_predictor prefers them
 
     def load(self):
         from deepbio.models.ptm.predictor import load_ptm_predictor
@@ -343,6 +356,7 @@ class MotifService(Service):
             frame = load_sequences(default_input(data_dir)).iloc[:LIMITS["motif_demo"]]
             return frame["id"].tolist(), frame["sequence"].tolist()
         if upload:
+            _bounded_upload(upload)
             frame = load_sequences(Path(upload))
             ids, sequences = frame["id"].tolist(), frame["sequence"].tolist()
         else:

@@ -157,7 +157,7 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
     Args:
         fasta: path of a protein FASTA (full-length sequences, 20 standard
             residues), plain or gzip-compressed.
-        model_path: a PTM run folder (``ptm_model.joblib`` or
+        model_path: a PTM run folder (``ptm_model.skops`` or
             ``model.keras`` with ``thresholds.json``) or one of those files.
         output_csv: path of the CSV written (atomically), the columns of
             `predict_protein_sites`.

@@ -23,6 +23,10 @@ setup(
         include=["deepbio", "deepbio.*", "Resample", "Resample.*",
                  "Feature_extraction_algorithms", "Feature_extraction_algorithms.*"]
     ),
+    # The presets (trained models with their cards) ship inside the package: offline after install.
+    package_data={"deepbio.presets": ["*/*.json", "*/*.md", "*/*.skops", "*/*.keras", "*/*.fasta",
+                                      "*/*.csv", "*/*/*.keras"]},
+    include_package_data=False,
     install_requires=_requirements(),
     # The OmniBioTE converter reads checkpoints with NumPy alone ("convert" needs no torch); the
     # tests build reference checkpoints with torch, capped below 2.14 so pip takes the 192 MB CPU
@@ -31,7 +35,7 @@ setup(
     # real browser with Selenium (system Chromium, see .ci/run).
     extras_require={"convert": [], "web": ["gradio>=6", "gradio_client>=2"],
                     "test": ["pytest>=8", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
-                             "selenium>=4.10"]},
+                             "selenium>=4.10", "snakemake>=8"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

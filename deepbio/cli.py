@@ -238,8 +238,9 @@ def _task_parser(subparsers, task, mode):
         _add_config_flags(parser, task)
     else:
         what = task.predict_input if mode == "predict" else task.interpret_input
-        group.add_argument("--model", required=True, metavar="MODEL",
-                            help="a trained model (a run's model.keras, or its run folder)")
+        group.add_argument("--model", default=None, metavar="MODEL",
+                            help="a trained model: a preset name (see 'deepbio presets'), a run "
+                                 "folder or its model file (default: the task's preset)")
         group.add_argument("--input", required=True, metavar="FILE", help=what)
         if mode == "predict":
             _add_stream_flags(group)
@@ -254,13 +255,14 @@ def build_parser(argv=()):
         "tasks:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in TASKS.items()) +
         "\n\nexit status: 0 success, 2 bad usage or bad input, 1 other failures."),
         epilog="example: deepbio run ptm --epochs 5   ·   deepbio run ptm --help")
-    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert", "serve")) + "}",
+    modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert", "serve", "presets")) + "}",
                                   required=True)
     argv = list(argv)
     chosen_mode = argv[0] if argv and argv[0] in MODES else None
     chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
     _add_convert(modes, argv)
     _add_serve(modes)
+    _add_presets(modes)
     for mode in MODES:
         sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
                                formatter_class=_formatter)
@@ -328,9 +330,9 @@ def _add_serve(modes):
         textwrap.fill("warning: --host 0.0.0.0 makes the page (and the models) reachable by anyone "
                       "who can reach this machine, without login or TLS; the default 127.0.0.1 "
                       "serves this machine only.", 96)))
-    sub.add_argument("--runs", default="runs", metavar="DIR",
+    sub.add_argument("--runs", default=None, metavar="DIR",
                      help="folder of run folders: DIR/ptm, DIR/rnamod, DIR/motif, DIR/binding "
-                          "(default runs)")
+                          "(default: the presets that ship with deepbio, see 'deepbio presets')")
     sub.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
                      help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 "
                           "exposes the page to the network, see the warning below)")
@@ -354,6 +356,10 @@ def _add_serve(modes):
 def _serve(args):
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be in 1..65535, got {args.port}")
+    if args.runs is None:
+        from deepbio.presets import runs_folder
+
+        args.runs = runs_folder()
     if not os.path.isdir(args.runs):
         raise UsageError(f"--runs {args.runs}: no such folder; train a model first (e.g. "
                          f"'deepbio run ptm --output {os.path.join(args.runs, 'ptm')}')")
@@ -369,6 +375,59 @@ def _serve(args):
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({_one_line(error)}); pick "
                          f"another --port or --host") from None
+
+
+PRESETS_HELP = "the trained models that ship with deepbio: list, show a card, rebuild one"
+
+
+def _add_presets(modes):
+    sub = modes.add_parser("presets", help=PRESETS_HELP, description=PRESETS_HELP,
+                           formatter_class=_formatter, epilog=(
+                               "examples: deepbio presets · deepbio presets show ptm-trees · "
+                               "deepbio predict ptm --input p53.fasta (the ptm preset)"))
+    actions = sub.add_subparsers(dest="task", metavar="{list,show,build}")
+    actions.add_parser("list", help="name, task, size, headline figure (the default)")
+    show = actions.add_parser("show", help="a preset's model card")
+    show.add_argument("name", metavar="NAME")
+    build = actions.add_parser("build", help="retrain a preset with its card's command and compare "
+                                             "its predictions on the pinned input")
+    build.add_argument("name", metavar="NAME")
+    build.add_argument("--output", default=None, metavar="DIR",
+                       help="run folder of the rebuild (default runs/presets/NAME)")
+    build.add_argument("--data-dir", default=None, metavar="DIR",
+                       help="local data mirror (default $DEEPBIO_DATA)")
+    for parser in (sub, show, build):
+        parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help=argparse.SUPPRESS)
+
+
+def _presets(args):
+    from deepbio import presets
+
+    if args.task in (None, "list"):
+        rows = [(p.name, p.task, f"{p.size_bytes / 1e6:.1f} MB", p.headline)
+                for p in presets.list_presets()]
+        widths = [max(len(r[i]) for r in rows + [("name", "task", "size", "")]) for i in range(3)]
+        print(f"{'name':<{widths[0]}}  {'task':<{widths[1]}}  {'size':>{widths[2]}}  headline")
+        for row in rows:
+            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
+        return 0
+    preset = presets.get(args.name)
+    if args.task == "show":
+        print(preset.card())
+        return 0
+    from deepbio.presets.build import rebuild
+
+    output = args.output or os.path.join("runs", "presets", preset.name)
+    from deepbio.tasks.run_folder import check_output_dir
+
+    check_output_dir(output)
+    quiet_tensorflow(show_logs=args.debug)
+    result = rebuild(preset, output, data_dir=args.data_dir, verbose=args.verbose)
+    print(f"rebuilt {preset.name} in {output}: pinned predictions max |difference| "
+          f"{result['max_abs_difference']:.3g} ({'identical' if result['identical'] else 'differ'}; "
+          f"{result['rows']} rows)")
+    return 0
 
 
 def build_config(task, args):
@@ -429,7 +488,13 @@ def _execute(args):
         return 0
     if args.mode == "serve":
         return _serve(args)
+    if args.mode == "presets":
+        return _presets(args)
     task = get_task(args.task)
+    if args.mode in ("predict", "interpret"):
+        from deepbio.presets import resolve_model
+
+        args.model = resolve_model(task.name, args.model, args.mode)
     verbose = _keras_verbosity(args.verbose)
     if args.mode in ("run", "train"):
         config = build_config(task, args)

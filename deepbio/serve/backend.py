@@ -135,6 +135,12 @@ class Service:
         """Markdown: the run served and its honest metric beside the trivial baseline."""
         if not self.available:
             return f"**No {self.task} model.** " + self.missing()
+        from deepbio.presets import preset_of
+
+        preset = preset_of(self.folder)
+        if preset is not None:  # a shipped preset: its name and its card's figures
+            return (f"Serving the preset **{preset.name}** (v{preset.version}; `deepbio presets "
+                    f"show {preset.name}` prints its card). {preset.headline}")
         return honest_summary(self.task, self.path, self.report, getattr(self, "served", None))
 
     def out(self, suffix):

@@ -205,7 +205,17 @@ def test_demo_runs(tmp_path, data_dir, binding_run):
     result = _run([str(ROOT / "demo" / "binding" / "predict_heldout.py"), "--run", str(out),
                    "--examples", "3", "--data-dir", str(data_dir)], cwd=tmp_path)
     assert "measured" in result.stdout and "held-out complexes: Pearson r" in result.stdout
-    result = _run([str(ROOT / "demo" / "binding" / "predict_heldout.py"), "--max-complexes", "80",
-                   "--epochs", "1", "--examples", "3", "--data-dir", str(data_dir)], cwd=tmp_path)
+    result = _run([str(ROOT / "demo" / "binding" / "predict_heldout.py"), "--train-here",
+                   "--max-complexes", "80", "--epochs", "1", "--examples", "3", "--data-dir",
+                   str(data_dir)], cwd=tmp_path)
     assert "fine-tuning a 'tiny' backbone" in result.stdout
+    assert sum(("(DNA" in line or "(RNA" in line) for line in result.stdout.splitlines()) == 3
+
+
+def test_demo_runs_on_the_preset(tmp_path, data_dir):
+    """No run folder, no training: the binding-dg preset, labelled in-sample."""
+    result = _run([str(ROOT / "demo" / "binding" / "predict_heldout.py"), "--examples", "3",
+                   "--data-dir", str(data_dir)], cwd=tmp_path)
+    assert "the binding-dg preset; IN-SAMPLE" in result.stdout
+    assert "sampled (in-sample) complexes: Pearson r" in result.stdout
     assert sum(("(DNA" in line or "(RNA" in line) for line in result.stdout.splitlines()) == 3

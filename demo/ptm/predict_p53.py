@@ -1,7 +1,8 @@
 """Demo: which PTMs the lysines of real proteins would carry, if they are modified.
 
-Loads a model trained by ``python main.py --task ptm`` (default: the run
-folder ``runs/ptm``), takes three real full-length proteins from the ProNAB
+Uses the ``ptm-network`` preset that ships with deepbio (no training; or
+``--model`` a run folder of ``python main.py --task ptm`` or another preset
+name), takes three real full-length proteins from the ProNAB
 data set (human p53, UniProt P04637, is the first: its C-terminal lysines
 K370-K386 are well-known acetylation sites; HMGB1 and YY1 are acetylated too),
 scores every K and prints each protein's lysines most likely to be acetylated
@@ -10,7 +11,7 @@ the probabilities are P(PTM | the lysine carries at least one of the four),
 not the probability that the lysine is modified at all. With a network model
 (``--model-type network``) it also draws saliency maps of the top windows.
 
-    python demo/ptm/predict_p53.py [--model runs/ptm] [--output runs/demo_ptm]
+    python demo/ptm/predict_p53.py [--model ptm-network|ptm-trees|runs/ptm] [--output runs/demo_ptm]
 """
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from deepbio.data import fetch
+from deepbio.presets import resolve_model
 from deepbio.tasks import ptm
 
 PROTEINS = ("P04637", "P09429", "P25490")  # p53, HMGB1, YY1 (all in ProNAB)
@@ -29,11 +31,14 @@ COLUMNS = [f"p_{name}_given_modified" for name in NAMES]
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="runs/ptm", help="a PTM run folder or model file")
+    parser.add_argument("--model", default="ptm-network",
+                        help="a preset name, or a PTM run folder or model file (default the "
+                             "ptm-network preset, whose saliency maps the demo draws)")
     parser.add_argument("--output", default="runs/demo_ptm")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--top", type=int, default=8, help="windows drawn in the saliency map")
     args = parser.parse_args(argv)
+    args.model = resolve_model("ptm", args.model, "interpret")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -1,9 +1,9 @@
 """Demo: score real RNA windows with VQ-RNA and draw their ISM logo.
 
 Takes a few real windows of one modification from the VQ-RNA valid split
-(positives and negatives), scores them with a model trained by
-``python main.py --task rnamod`` (default ``runs/rnamod/<modification>/model.keras``;
-with ``--train-quick`` it first trains a small model on a slice of the train
+(positives and negatives), scores them with the multi-task ``rnamod-vqrna``
+preset that ships with deepbio (no training; or ``--model`` a model trained by
+``python main.py --task rnamod``, e.g. ``runs/rnamod/Am/model.keras``; with ``--train-quick`` it first trains a small model on a slice of the train
 split, a minute on a CPU), prints the probabilities, and runs batched in-silico
 saturation mutagenesis over the positives to draw their importance profile and
 logo (logomaker).
@@ -43,7 +43,8 @@ def quick_model(modification, data_dir, length, windows=600, epochs=2, seed=0):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modification", default="Am")
-    parser.add_argument("--model", default=None, help="default runs/rnamod/<modification>/model.keras")
+    parser.add_argument("--model", default=None,
+                        help="a VQ-RNA .keras model (default: the rnamod-vqrna preset)")
     parser.add_argument("--train-quick", action="store_true",
                         help="train a small model on a slice of the data instead of loading one")
     parser.add_argument("--output", default="runs/demo_rnamod")
@@ -57,11 +58,20 @@ def main(argv=None):
     if args.train_quick:
         model = quick_model(args.modification, args.data_dir, args.length)
     else:
-        path = Path(args.model or f"runs/rnamod/{args.modification}/model.keras")
+        if args.model is None:
+            from deepbio.presets import get
+
+            preset = get("rnamod-vqrna")
+            path = preset.model_path() / preset.meta["keras_model"]
+        else:
+            path = Path(args.model)
         if not path.is_file():
             raise SystemExit(f"{path} not found: train with `python main.py --task rnamod` "
                              "or pass --train-quick")
         model = keras.models.load_model(path, compile=False)
+        if args.modification not in model.modification_names:
+            raise SystemExit(f"{path} has no {args.modification} head; it has "
+                             f"{', '.join(model.modification_names)}")
     valid = load_rnamod("valid", args.modification, model.sequence_length, args.data_dir)
     rng = np.random.default_rng(0)
     picks = np.concatenate([rng.choice(np.flatnonzero(valid.labels == label), args.windows,

@@ -150,3 +150,57 @@ def test_fresh_process_without_data_or_network(tmp_path):
         assert result.returncode == 0, result.stderr
         assert len(pd.read_csv(tmp_path / f"{task}.csv")) >= 1
     assert not (tmp_path / "keras").exists()  # nothing was downloaded or cached
+
+
+def test_serve_without_flags_answers_every_tab(tmp_path):
+    """``deepbio serve`` with no flags (no runs folder, no data mirror) serves the presets."""
+    import socket
+    import time
+    import urllib.request
+
+    pytest.importorskip("gradio", reason="the web extra (gradio) is not installed")
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "DEEPBIO_DATA"}
+    env.update(DEEPBIO_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TF_CPP_MIN_LOG_LEVEL="3")
+    log = tmp_path / "server.log"
+    with open(log, "w") as handle:  # --port only because the default 7860 may be taken
+        process = subprocess.Popen([sys.executable, "-m", "deepbio", "serve", "--port", str(port)],
+                                   stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        client = Client(url, verbose=False)
+        ptm = client.predict(PROTEINS, api_name="/predict_ptm")
+        rnamod = client.predict(">r\n" + "ACGU" * 30 + "\n", api_name="/predict_rnamod")
+        motifs = client.predict("\n".join(f">s{i}\n" + ("ACGTTGCA" * 75)[i:] + "ACGTTGCA"[:i]
+                                          for i in range(8)), api_name="/score_motifs")
+        binding = client.predict(">protein\nMKVLAAGIKRSTEKKR\n>strand\nACGTACGTAC\n",
+                                 api_name="/predict_binding")
+        for name, answer in (("ptm", ptm), ("rnamod", rnamod), ("motif", motifs),
+                             ("binding", binding)):
+            assert answer is not None and len(answer) >= 2, (name, answer)
+        table = ptm[0]
+        assert len(table["data"]) == PROTEINS.split("\n")[1].count("K")
+        assert len(rnamod[0]["data"]) == 120
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+    assert "deepbio-presets-" in log.read_text()  # it served the presets' runs folder

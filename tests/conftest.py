@@ -17,8 +17,10 @@ if os.environ.get("DEEPBIO_DATA"):
 def data_dir():
     """The local data mirror named by DEEPBIO_DATA (CI sets it to ../shared/data)."""
     value = os.environ.get("DEEPBIO_DATA")
-    if not value or not Path(value).is_dir():
+    if not value:
         pytest.skip("DEEPBIO_DATA is not set to a data mirror")
+    if not Path(value).is_dir():  # set but wrong: a real failure, not a silent skip
+        pytest.fail(f"DEEPBIO_DATA={value} is not a folder; point it at the data mirror")
     return Path(value)
 
 

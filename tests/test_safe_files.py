@@ -56,13 +56,16 @@ class SetStatePayload:
         Path(state["marker"]).touch()
 
 
-def _lambda_model(marker):
-    """A Keras model whose Lambda layer creates ``marker`` when the model is rebuilt."""
+def _lambda_model(marker, tokens=True):
+    """A Keras model whose Lambda layer creates ``marker`` when the model is rebuilt.
+
+    ``tokens``: int residue tokens in, as a PTM model takes (else floats, for legacy HDF5).
+    """
     path = str(marker)  # a closure cell: Keras stores it with the lambda's bytecode
     touch = lambda x: __import__("pathlib").Path(path).touch() or x  # noqa: E731
-    inputs = keras.Input((49,), dtype="int32")
-    return keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Lambda(touch)(
-        keras.ops.cast(inputs, "float32"))))
+    inputs = keras.Input((49,), dtype="int32" if tokens else "float32")
+    x = keras.ops.cast(inputs, "float32") if tokens else inputs
+    return keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Lambda(touch)(x)))
 
 
 def _pickle_bytes(marker):
@@ -305,3 +308,13 @@ def test_allow_list_is_fixed_and_names_no_code_runner():
     assert all(isinstance(name, str) and "." in name for name in TRUSTED_TYPES)
     assert not any(word in name for name in TRUSTED_TYPES
                    for word in ("builtins", "os.", "subprocess", "eval", "exec", "pickle"))
+
+
+def test_legacy_h5_model_with_a_lambda_layer_is_refused(tmp_path, monkeypatch, capsys):
+    marker = tmp_path / "marker"
+    _lambda_model(marker, tokens=False).save(tmp_path / "model.h5")
+    marker.unlink()
+    status, err = _predict(tmp_path, monkeypatch, capsys, "ptm", tmp_path / "model.h5")
+    _assert_refused(status, err, marker, "model.h5", "Lambda layer")
+    keras.models.load_model(tmp_path / "model.h5", safe_mode=False)  # control: the payload is live
+    assert marker.exists()

@@ -160,7 +160,9 @@ class Service:
 
 class PTMService(Service):
     task = "ptm"
-    files = ("ptm_model.skops", "model.keras")  # as load_ptm_predictor prefers them
+    # as load_ptm_predictor prefers them; an old pickled ptm_model.joblib is found so that the tab
+    # says why it is refused (retrain), never opened
+    files = ("ptm_model.skops", "model.keras", "ptm_model.joblib")
 
     def load(self):
         from deepbio.models.ptm.predictor import load_ptm_predictor

@@ -498,6 +498,10 @@ def _execute(args):
     verbose = _keras_verbosity(args.verbose)
     if args.mode in ("run", "train"):
         config = build_config(task, args)
+        if isinstance(getattr(config, "model", None), str):  # run motif --model PRESET
+            from deepbio.presets import resolve_model
+
+            config = dataclasses.replace(config, model=resolve_model(task.name, config.model))
         output = args.output or os.path.join("runs", task.name)
         report = run_task(task.name, output, config, args.mode, args.data_dir, verbose,
                           restart=args.restart)
@@ -561,6 +565,7 @@ def main(argv=None):
     debug = "--debug" in argv
     if not debug:
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+    _terminate_like_interrupt()
     try:
         args, extras = build_parser(argv).parse_known_args(argv)
         if extras:
@@ -573,6 +578,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (deepbio presets | head -1): not a failure
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except USER_ERRORS as error:
         if debug:  # the traceback, and the same exit status as without --debug
             traceback.print_exc()
@@ -584,6 +593,23 @@ def main(argv=None):
         print(f"{PROG}: error: {type(error).__name__}: {_one_line(error)} "
               f"(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _terminate_like_interrupt():
+    """SIGTERM (timeout, Slurm, Snakemake) ends a command as Ctrl-C does: clean-up code runs, so
+    temporary files and copied inputs are removed (only from the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, interrupt)
 
 
 def legacy_argv(argv, script):

@@ -151,3 +151,69 @@ def test_attention_batches_stay_within_the_budget():
     assert ranges == [(0, 32), (32, 40), (40, 42), (42, 44), (44, 47)]
     for start, stop in ranges:
         assert (stop - start) * max(lengths[start:stop]) ** 2 <= ATTENTION_BUDGET
+
+
+def _deepbio(args, cwd, **kwargs):
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env.update(kwargs.pop("env", {}))
+    return subprocess.run([sys.executable, "-m", "deepbio", *args], cwd=cwd, env=env,
+                          capture_output=True, timeout=300, **kwargs)
+
+
+def test_streams_that_are_not_text_are_refused_before_copying(tmp_path):
+    result = _deepbio(["predict", "ptm", "--input", "/dev/zero", "--output", "o.csv"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == ("deepbio: error: /dev/zero is not text (binary bytes "
+                                              "in its first 65,536); give a plain-text or "
+                                              "gzip-compressed file")
+    closed = subprocess.run(["sh", "-c", f"'{sys.executable}' -m deepbio predict ptm --input - "
+                                         f"--output o.csv <&-"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "DEEPBIO_OFFLINE": "1"})
+    assert closed.returncode == 2 and closed.stderr.strip().endswith(
+        "--input -: standard input is closed; pipe the file in, or give its path")
+
+
+def test_sigterm_while_reading_standard_input_leaves_no_copy(tmp_path):
+    """SIGTERM (timeout, Slurm) ends the command like Ctrl-C: the copied input is removed."""
+    import signal
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TMPDIR": str(scratch)}
+    process = subprocess.Popen([sys.executable, "-m", "deepbio", "predict", "ptm", "--input", "-",
+                                "--output", "o.csv"], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdin.write(b">p1\nMKAAK\n" * 10_000)  # past the 64 KiB head: the copy has started
+    process.stdin.flush()
+    deadline = time.time() + 120
+    while not list(scratch.glob("deepbio-input-*")) and time.time() < deadline:
+        time.sleep(0.1)
+    assert list(scratch.glob("deepbio-input-*")), "the input was never copied"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and b"deepbio: interrupted" in err
+    assert not list(scratch.iterdir())
+
+
+def test_long_output_names_are_checked_first(tmp_path):
+    with pytest.raises(ValueError, match="the file name is longer than 255 bytes"):
+        check_output_file(tmp_path / ("a" * 300 + ".csv"))
+    long_name = tmp_path / ("b" * 240 + ".csv")  # fits, and so does its temporary's name
+    check_output_file(long_name)
+    write_csv(pd.DataFrame({"a": [1]}), long_name)
+    assert long_name.read_text() == "a\n1\n"
+
+
+def test_quoted_csv_rows_count_whole(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text('protein,nucleic_acid,type,note\nMKV,ACGT,DNA,"a\nb"\n' + 'MKV,ACGT,DNA,"' +
+                    "x\n" * 600)
+    with TextStream(path, "pairs file", max_csv_row=1000) as stream:
+        with pytest.raises(ValueError, match=r"row 3 is longer than 1,000 bytes, the limit of one "
+                                             r"row \(an unclosed '\"' quote\?\)"):
+            stream.read()
+    with TextStream(path, "pairs file", max_csv_row=1000) as stream:
+        assert stream.readline() + stream.readline() + stream.readline() == \
+            'protein,nucleic_acid,type,note\nMKV,ACGT,DNA,"a\nb"\n'

@@ -204,3 +204,50 @@ def test_serve_without_flags_answers_every_tab(tmp_path):
             process.kill()
             process.wait(timeout=20)
     assert "deepbio-presets-" in log.read_text()  # it served the presets' runs folder
+
+
+def test_rebuild_repeats_a_preset_on_this_machine(tmp_path, data_dir):
+    """make_preset → rebuild with the recorded command gives the same pinned predictions."""
+    from deepbio.presets.build import make_preset, rebuild
+
+    command = ["train", "ptm", "--max-windows", "700", "--folds", "0", "--no-grouped-cv",
+               "--compare", "none", "--tree-iterations", "20", "--inner-folds", "2", "--seed", "0"]
+    status, _, err = _cli([*command, "--output", tmp_path / "run", "--verbose", "0"])
+    assert status == 0, err
+    (tmp_path / "pinned.fasta").write_text(PROTEINS)
+    spec = dict(name="tiny-ptm", task="ptm", version="0", default=False, default_modes=[], seed=0,
+                title="a tiny test preset", command=command, headline="tiny (constant score 0.5)",
+                files=["ptm_model.skops", "thresholds.json", "params.json"], question="test",
+                data="700 training windows", figures="none (constant score 0.5)",
+                intended_use="tests", limits="tiny")
+    folder = make_preset(spec, tmp_path / "run", tmp_path / "pinned.fasta", tmp_path / "tiny-ptm")
+    meta = json.loads((folder / "preset.json").read_text())
+    preset = presets.Preset("tiny-ptm", "ptm", "0", False, folder, meta)
+    preset.verify()
+    assert len(meta["pinned"]["predictions"]) == PROTEINS.split("\n")[1].count("K")
+    result = rebuild(preset, str(tmp_path / "rebuilt"), data_dir=str(data_dir))
+    assert result["identical"] and result["max_abs_difference"] <= 1e-6
+    with open(tmp_path / "run" / "thresholds.json") as a, open(tmp_path / "rebuilt" / "thresholds.json") as b:
+        assert json.load(a) == json.load(b)
+
+
+def test_stray_files_and_local_namesakes(tmp_path, monkeypatch):
+    preset = presets.get("ptm-trees")
+    copy = tmp_path / "copy"
+    shutil.copytree(preset.path, copy)
+    (copy / "model.keras").write_bytes(b"not listed")  # a loader would prefer it: refused
+    stray = presets.Preset(preset.name, preset.task, preset.version, preset.default, copy, preset.meta)
+    with pytest.raises(ValueError, match=r"preset ptm-trees: model\.keras is not listed in its card"):
+        stray.verify()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ptm-trees").mkdir()  # a local folder named like the preset: the folder, with a note
+    (tmp_path / "p.fa").write_text(PROTEINS)
+    status, _, err = _cli(["predict", "ptm", "--model", "ptm-trees", "--input", "p.fa", "--output",
+                           "o.csv", "--verbose", "0"])
+    lines = err.strip().splitlines()
+    assert status == 2 and lines[0].startswith("deepbio: note: ptm-trees is a local file or folder "
+                                               "and also a preset name")
+    assert lines[1].startswith("deepbio: error: model ptm-trees is a folder")
+    status, _, err = _cli(["predict", "ptm", "--model", str(preset.path), "--input", "p.fa",
+                           "--output", "o.csv", "--verbose", "0"])  # the installed folder: verified
+    assert status == 0, err

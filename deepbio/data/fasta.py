@@ -134,6 +134,8 @@ class TextStream(_Lines):
         max_bytes: optional int, the most decompressed bytes read.
         max_line: optional int, the most bytes of one line.
         max_record: optional int, the most bytes of one FASTA record.
+        max_csv_row: optional int, the most bytes of one CSV row (a quoted
+            field that spans several lines belongs to one row).
 
     Raises:
         FileNotFoundError / ValueError: see `check_input_file`;
@@ -146,10 +148,13 @@ class TextStream(_Lines):
         ...     headers = sum(line.startswith(">") for line in lines)
     """
 
-    def __init__(self, path, what="input file", max_bytes=None, max_line=None, max_record=None):
+    def __init__(self, path, what="input file", max_bytes=None, max_line=None, max_record=None,
+                 max_csv_row=None):
         self.path = Path(path)
         self.what = what
         self.limits = (max_bytes, max_line, max_record)
+        self.max_csv_row = max_csv_row
+        self._row = (0, 0, False)  # CSV rows started, bytes of the current one, inside quotes
         self._stream, self._file = _open_binary(path, what)
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
         self._offset = 0
@@ -157,8 +162,22 @@ class TextStream(_Lines):
         self._buffer = ""
         self._done = False
 
+    def _check_csv_row(self, data, line_bytes):
+        """Raises `InputError` once a CSV row (quotes followed across lines) passes its limit."""
+        number, size, inside = self._row
+        if line_bytes == len(data) and not inside:  # a line that starts a new row
+            number, size = number + 1, 0
+        size += len(data)
+        inside = inside != (data.count(b'"') % 2 == 1)
+        self._row = (number, size, inside)
+        if size > self.max_csv_row:
+            raise InputError(f"{self.what} {self.path}: row {number} is longer than {self.max_csv_row:,} bytes, the limit of one row"
+                             + (" (an unclosed '\"' quote?)" if inside else ""))
+
     def _check_limits(self, data, line_bytes):
         """Raises `InputError` once a limit is passed (``data``: the piece just read)."""
+        if self.max_csv_row is not None:
+            self._check_csv_row(data, line_bytes)
         max_bytes, max_line, max_record = self.limits
         if max_bytes is not None and self._offset > max_bytes:
             raise InputError(f"{self.what} {self.path} holds more than {max_bytes:,} bytes "

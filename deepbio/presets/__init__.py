@@ -80,6 +80,13 @@ class Preset:
         Raises:
             ValueError: a missing file or a sha256 that differs (naming it).
         """
+        known = {*self.files, "preset.json", "CARD.md", self.meta["pinned"]["input"]}
+        stray = sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*")
+                       if p.is_file() and str(p.relative_to(self.path)) not in known
+                       and "__pycache__" not in p.parts)
+        if stray:  # a loader picks files by name: nothing unchecked may sit beside them
+            raise ValueError(f"preset {self.name}: {', '.join(stray)} is not listed in its card; "
+                             f"remove it or reinstall deepbio")
         for name, expected in self.files.items():
             path = self.path / name
             if not path.is_file():
@@ -177,13 +184,37 @@ def resolve_model(task, model=None, mode="predict"):
         if preset is None:
             raise ValueError(f"task {task} has no preset: give a trained model with --model")
         return str(preset.model_path())
-    if Path(model).exists() or model not in {p.name for p in list_presets()}:
+    inside = _preset_containing(model)
+    if inside is not None:  # a path into the installed presets is checked like the name
+        inside.verify()
+        return model
+    names = {p.name for p in list_presets()}
+    if Path(model).exists():
+        if model in names:
+            import sys
+
+            print(f"deepbio: note: {model} is a local file or folder and also a preset name; using "
+                  f"the local {model} (give ./{model} to silence this)", file=sys.stderr)
+        return model
+    if model not in names:
         return model
     preset = get(model)
     if preset.task != task:
         raise ValueError(f"preset {model} is a {preset.task} model, not a {task} model; the {task} "
                          f"presets are: {', '.join(p.name for p in list_presets(task)) or 'none'}")
     return str(preset.model_path())
+
+
+def _preset_containing(path):
+    """The preset whose folder holds ``path`` (a file or the folder itself), or None."""
+    try:
+        resolved = Path(path).resolve()
+        relative = resolved.relative_to(ROOT)
+    except (OSError, ValueError):
+        return None
+    if not relative.parts:
+        return None
+    return next((p for p in list_presets() if p.path.name == relative.parts[0]), None)
 
 
 def load(name):

@@ -43,7 +43,7 @@ MODES = ("run", "train", "predict", "interpret", "tune")
 
 
 def option(default=None, help=None, *, minimum=None, maximum=None, choices=None, flag=None,
-           parse=None, metavar=None, default_factory=None, cli=True):
+           parse=None, metavar=None, default_factory=None, cli=True, nullable=None):
     """A config field with its command-line flag.
 
     Args:
@@ -60,12 +60,17 @@ def option(default=None, help=None, *, minimum=None, maximum=None, choices=None,
         metavar: optional placeholder shown in help.
         default_factory: for mutable defaults (nested configs).
         cli: bool, False for fields that are not flags (nested configs).
+        nullable: bool, whether None is a valid value (a profile's "no
+            limit"); default: only when the default is None. A null for a
+            field that is not nullable is refused (``--config`` files).
 
     Returns:
         A `dataclasses.field`.
     """
     metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
-                "flag": flag, "parse": parse, "metavar": metavar, "cli": cli}
+                "flag": flag, "parse": parse, "metavar": metavar, "cli": cli,
+                "nullable": (default is None and default_factory is None) if nullable is None
+                else nullable}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -251,9 +256,13 @@ def config_from_dict(config_class, values, source="config"):
     hints = typing.get_type_hints(config_class)
     for key, value in values.items():
         annotation = hints.get(key)
-        if value is None and annotation is float and names[key].default is not None:
-            raise ValueError(f"{source}: {key} is null; it needs a finite number (default "
-                             f"{names[key].default!r})")
+        nullable = field_metadata(config_class, key).get("nullable", True) or \
+            names[key].default is None
+        if value is None and not nullable:
+            wanted = "a finite number" if annotation is float else "a value"
+            default = names[key].default
+            shown = "" if default is dataclasses.MISSING else f" (default {default!r})"
+            raise ValueError(f"{source}: {key} is null; it needs {wanted}{shown}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{source}: {key} must be a finite number, got {value!r}")
         if dataclasses.is_dataclass(annotation) and isinstance(value, dict):

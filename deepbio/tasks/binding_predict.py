@@ -25,6 +25,9 @@ MAX_COMPLEX_TOKENS = 2048
 """The most tokens of one complex (``<cls>``, residues, nucleotides, tags): attention memory grows
 with the square of it, so a longer complex is refused before the model loads (use
 ``--max-protein-length`` to keep a protein's first residues)."""
+MAX_PAIRS_ROW_BYTES = 100_000
+"""The most bytes of one row of a pairs CSV (a quoted field spanning lines counts whole): a chunk of
+``--chunk-size`` rows stays bounded (proteins up to ~99,000 residues, cut by --max-protein-length)."""
 ATTENTION_BUDGET = 32 * 512 ** 2
 """complexes × tokens² per model call: 32 complexes of 512 tokens, or 2 of 2,048 (bounded memory)."""
 
@@ -51,10 +54,10 @@ def iter_pairs(pairs_path, chunk_size=4096):
             misses a column or has no rows, or a row has an empty sequence
             or a bad ``type`` (the message names the file and the row).
     """
-    from deepbio.data.fasta import MAX_RECORD_BYTES, InputError, TextStream
+    from deepbio.data.fasta import InputError, TextStream
 
     pairs_path = Path(pairs_path)
-    with TextStream(pairs_path, "pairs file", max_line=MAX_RECORD_BYTES) as text:
+    with TextStream(pairs_path, "pairs file", max_csv_row=MAX_PAIRS_ROW_BYTES) as text:
         try:
             reader = pd.read_csv(text, keep_default_na=False, dtype=str, chunksize=chunk_size)
             first = 0

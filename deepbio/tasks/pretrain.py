@@ -71,7 +71,7 @@ class PretrainConfig(BackboneConfig, TrainingConfig):
     heldout_fraction: float = option(0.05, "sequences kept out for the masked-token accuracy "
                                            "and perplexity", minimum=0.001, maximum=0.5)
     max_per_source: int = option(6000, "at most this many sequences per source, random and "
-                                       "seeded (0: all)", parse=_per_source, minimum=1)
+                                       "seeded (0: all)", parse=_per_source, minimum=1, nullable=True)
     corpus: tuple[str, ...] = option((), "FASTA files to pre-train on instead of the local data "
                                          "sets", parse=_paths, metavar="A.fasta,B.fasta")
 

@@ -16,6 +16,12 @@ import Feature_extraction_algorithms as fea
 from deepbio.data import PTM_LABELS
 
 
+MAX_PROTEIN_RECORD_BYTES = 200_000
+"""The most bytes of one protein record of ``deepbio predict ptm`` (titin, the longest known
+protein, has about 35,000 residues): a protein is scored in one piece, so this bounds a chunk's
+memory beyond ``--chunk-size``."""
+
+
 def protein_windows(protein, half=24, pad="-"):
     """Every K of a full-length protein as a 49-residue window.
 
@@ -189,15 +195,17 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
     if chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
     records = sites = without = 0
-    for index, (name, protein) in enumerate(iter_fasta(fasta, unique_ids=True)):
+    for index, (name, protein) in enumerate(iter_fasta(fasta, unique_ids=True,
+                                                       max_record=MAX_PROTEIN_RECORD_BYTES)):
         count = check_protein(name, protein, fasta, index + 1)  # before the model loads
         if in_shard(index, shard):
             records, sites, without = records + 1, sites + count, without + (count == 0)
     predictor = load_ptm_predictor(model_path)
-    proteins = select_shard(iter_fasta(fasta, unique_ids=True), shard)
+    proteins = select_shard(iter_fasta(fasta, unique_ids=True, max_record=MAX_PROTEIN_RECORD_BYTES),
+                            shard)
     with CSVStream(output_csv, prediction_columns()) as out, \
-            progress(sites, "site", verbose) as bar:
-        for chunk in chunked(proteins, chunk_size, weight=lambda record: record[1].count("K")):
+            progress(sites, "site", verbose) as bar:  # a lysine-free protein still weighs 1
+        for chunk in chunked(proteins, chunk_size, weight=lambda record: max(1, record[1].count("K"))):
             names, sequences = zip(*chunk)
             frame = predict_protein_sites(predictor, names, sequences, fasta)
             out.write(frame)

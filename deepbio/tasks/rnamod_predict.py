@@ -228,7 +228,8 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
         raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
     records = rows = 0
     shortest = []  # (number, name, length) of each record shorter than every one before it
-    for index, (name, sequence) in enumerate(iter_fasta(fasta, unique_ids=True)):
+    limit = None if scan else MAX_WINDOW_RECORD_BYTES  # chunks of windows stay small
+    for index, (name, sequence) in enumerate(iter_fasta(fasta, unique_ids=True, max_record=limit)):
         if scan:
             check_rna_sequence(sequence, name, fasta, index + 1)
         else:
@@ -244,7 +245,7 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
             check_rna_windows(["N" * short], [name], str(fasta), min_length=length, start=number)
     names = [name for head_names, _ in models for name in head_names]
     columns = ["id", "position", "base", *names] if scan else ["id", "length", *names]
-    sequences = select_shard(iter_fasta(fasta, unique_ids=True), shard)
+    sequences = select_shard(iter_fasta(fasta, unique_ids=True, max_record=limit), shard)
     with CSVStream(output_csv, columns) as out, \
             progress(rows, "position" if scan else "window", verbose) as bar:
         if scan:
@@ -260,6 +261,12 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
                 out.write(frame)
                 bar.update(len(frame))
     return Streamed(records, out.rows, output_csv)
+
+
+MAX_WINDOW_RECORD_BYTES = 100_000
+"""The most bytes of one window record of ``deepbio predict rnamod`` (without ``--scan``): windows
+are centre-cropped to the model's length, so a chunk of ``--chunk-size`` windows stays bounded;
+whole transcripts go through ``--scan`` (one record at a time, up to the reader's 10 MB)."""
 
 
 def _vqrna_check(model):

@@ -13,10 +13,28 @@ import tempfile
 from pathlib import Path
 
 
+def _pid_namespace():
+    """An id of this process's PID namespace (containers sharing a host name differ), or "0"."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
 def _owner_tag():
-    """``deepbio-<host>-<pid>``: who writes a temporary file (host reduced to [A-Za-z0-9_])."""
-    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
-    return f"deepbio-{host}-{os.getpid()}"
+    """``deepbio-<host>_<pid namespace>-<pid>``: who writes a temporary file.
+
+    The host is reduced to [A-Za-z0-9_]; the PID namespace tells apart
+    containers that share a host name (a pid is only meaningful inside its
+    namespace).
+    """
+    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+    return f"deepbio-{host}_{_pid_namespace()}-{os.getpid()}"
+
+
+def _temporary_stem(path):
+    """The stem used in the name of ``path``'s temporary files (cut so long names still fit)."""
+    return Path(path).stem[:80]
 
 
 def _alive(pid):
@@ -35,11 +53,12 @@ def _alive(pid):
 def remove_stale_temporaries(path):
     """Removes the temporary files of ``path`` left by killed writers on this host.
 
-    `atomic_path` names its temporary file ``.<stem>.deepbio-<host>-<pid>.XXXXXXXX<suffix>``
+    `atomic_path` names its temporary file
+    ``.<stem>.deepbio-<host>_<pid namespace>-<pid>.XXXXXXXX<suffix>``
     beside ``path``; a writer killed with SIGKILL cannot remove it. Such a
-    file whose host is this one and whose process no longer exists is
-    removed; files of live processes, of other hosts (a shared file system)
-    and of any other name are left alone.
+    file whose host and PID namespace are this process's and whose process
+    no longer exists is removed; files of live processes, of other hosts or
+    containers (a shared file system) and of any other name are left alone.
 
     Args:
         path: str or path-like, an output file.
@@ -49,8 +68,8 @@ def remove_stale_temporaries(path):
     """
     path = Path(path)
     host = _owner_tag().split("-")[1]
-    pattern = re.compile(rf"\.{re.escape(path.stem)}\.deepbio-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)"
-                         rf"\.[A-Za-z0-9_]+{re.escape(path.suffix)}")
+    pattern = re.compile(rf"\.{re.escape(_temporary_stem(path))}\.deepbio-(?P<host>[A-Za-z0-9_]+)-"
+                         rf"(?P<pid>\d+)\.[A-Za-z0-9_]+{re.escape(path.suffix)}")
     removed = []
     try:
         names = os.listdir(path.parent)
@@ -84,7 +103,7 @@ def atomic_path(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{_owner_tag()}.",
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{_temporary_stem(path)}.{_owner_tag()}.",
                                    suffix=path.suffix)
     os.close(handle)
     os.unlink(tmp)
@@ -109,6 +128,8 @@ def check_output_file(path):
             such as /sys or /proc); the message names the path and why.
     """
     path = Path(path)
+    if len(os.fsencode(path.name)) > 255:
+        raise ValueError(f"output {path}: the file name is longer than 255 bytes")
     if path.is_dir():
         raise ValueError(f"output {path} is a folder; give a file path (e.g. {path}/predictions.csv)")
     if path.exists() and not path.is_file():
@@ -119,12 +140,47 @@ def check_output_file(path):
     if not parent.is_dir():
         raise ValueError(f"output {path}: {parent} is a file, not a folder")
     try:  # what the final write will do: a hidden file created (and removed) in the folder
-        handle, probe = tempfile.mkstemp(dir=parent, prefix=".deepbio-write-test.")
+        handle, probe = tempfile.mkstemp(dir=parent, prefix=f".{_temporary_stem(path)}.{_owner_tag()}.",
+                                         suffix=path.suffix)
         os.close(handle)
         os.unlink(probe)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise ValueError(f"output {path}: cannot write in folder {parent} ({reason})") from None
+
+
+MAX_SPOOLED_BYTES = 8 * 1024 ** 3
+"""The most bytes copied from standard input or a pipe (8 GiB): larger inputs go in a file."""
+
+
+def _check_stream_head(head, shown):
+    """Refuses a stream whose first bytes are neither gzip nor text (``/dev/zero``, ``/dev/urandom``)."""
+    if head[:2] == b"\x1f\x8b":
+        return
+    try:
+        head.decode("utf-8")
+        bad = b"\x00" in head
+    except UnicodeDecodeError as error:
+        bad = error.start < len(head) - 3  # not just a character cut at the end of the piece
+    if bad:
+        raise ValueError(f"{shown} is not text (binary bytes in its first {len(head):,}); give a "
+                         f"plain-text or gzip-compressed file")
+
+
+def _spool(head, source, local, shown):
+    """Copies ``head`` then the rest of ``source`` to ``local``, at most `MAX_SPOOLED_BYTES`."""
+    written = len(head)
+    with open(local, "wb") as out:
+        out.write(head)
+        while True:
+            piece = source.read(1 << 20)
+            if not piece:
+                break
+            written += len(piece)
+            if written > MAX_SPOOLED_BYTES:
+                raise ValueError(f"{shown} holds more than {MAX_SPOOLED_BYTES:,} bytes; write it to "
+                                 f"a file and give its path")
+            out.write(piece)
 
 
 INPUT_KINDS = {stat.S_ISFIFO: "a named pipe", stat.S_ISCHR: "a character device",
@@ -155,6 +211,8 @@ def readable_input(path, what="input file"):
     """
     path = str(path)
     if path == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise ValueError("--input -: standard input is closed; pipe the file in, or give its path")
         source, shown = sys.stdin.buffer, "standard input"
     else:
         try:
@@ -168,14 +226,13 @@ def readable_input(path, what="input file"):
         if kind in ("a block device", "a socket"):
             raise ValueError(f"{what} {path} is {kind}, not a file")
         source, shown = open(path, "rb"), path  # noqa: SIM115  (closed below)
+    head = source.read(1 << 16)
+    _check_stream_head(head, shown)
     folder = tempfile.mkdtemp(prefix="deepbio-input-")
     try:
-        head = source.read(1 << 16)
         name = "stdin.csv" if head[:1] not in (b">", b"\x1f", b"") and path == "-" else "stdin.fa"
         local = os.path.join(folder, name if path == "-" else os.path.basename(path) or "input")
-        with open(local, "wb") as out:
-            out.write(head)
-            shutil.copyfileobj(source, out, 1 << 20)
+        _spool(head, source, local, shown)
         if source is not sys.stdin.buffer:
             source.close()
         try:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-TINY_MOTIF = ["--max-sequences", "30", "--epochs", "2", "--motif-length", "5", "--jaspar-top", "0",
+TINY_MOTIF = ["--max-sequences", "30", "--ensemble", "1", "--epochs", "2", "--motif-length", "5", "--jaspar-top", "0",
               "--tuner", "random"]
 
 

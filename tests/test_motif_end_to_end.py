@@ -142,9 +142,11 @@ def test_bad_record_is_named(tmp_path, motif_run):
 
 def test_demo_runs_on_a_slice(tmp_path, data_dir):
     result = _run([str(ROOT / "demo" / "motif" / "run_basset_demo.py"), "--max-sequences", "40",
-                   "--epochs", "1", "--motif-length", "6", "--min-motif-count", "6", "--output",
+                   "--motif-length", "6", "--min-motif-count", "6", "--output",
                    str(tmp_path), "--data-dir", str(data_dir)], cwd=tmp_path)
     table = pd.read_csv(tmp_path / "motif_scores.csv")
     assert len(table) > 100 and (table["count"] >= 6).all()
     assert "top motifs by autonomous functionality" in result.stdout and " 1. " in result.stdout
     assert (tmp_path / "motif_scores.png").stat().st_size > 0
+    report = json.loads((tmp_path / "report.json").read_text())  # the preset, no training step
+    assert report["model"]["trained_here"] is False and "motif-basset" in report["model"]["path"]

@@ -3,12 +3,13 @@
 Upstream's ``demos/basset_demo/command.txt`` scores the 1,497 accessible
 600-bp sequences of cell type 8988T with a trained Basset model, 8-mers seen
 at least 10 times, the mean of each motif's top 10 % occurrences (at least
-30). Here the model is either yours (``--model``, any ``.keras``/``.h5`` on
-(600, 4) one-hot DNA, e.g. upstream's ``basset_test_tf24.h5``) or the
-Basset-style CNN that ``main.py --task motif`` trains on these sequences
+30). Here the model is the ``motif-basset`` preset that ships with deepbio
+(no training), yours (``--model``, any ``.keras``/``.h5`` on (600, 4) one-hot
+DNA, e.g. upstream's ``basset_test_tf24.h5``), or (``--train``) the ensemble
+of Basset-style CNNs that ``main.py --task motif`` trains on these sequences
 against dinucleotide-shuffled copies.
 
-    python demo/motif/run_basset_demo.py [--model M.keras] [--output runs/demo_motif]
+    python demo/motif/run_basset_demo.py [--model M.keras | --train] [--output runs/demo_motif]
 """
 
 import argparse
@@ -19,7 +20,9 @@ from deepbio.tasks.run_folder import run_task
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a trained model; default: train the CNN")
+    parser.add_argument("--model", default="motif-basset",
+                        help="a preset name or a trained model (default: the motif-basset preset)")
+    parser.add_argument("--train", action="store_true", help="train the CNN ensemble instead")
     parser.add_argument("--output", default="runs/demo_motif")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--max-sequences", type=int, default=None, help="a slice, for quick runs")
@@ -27,6 +30,12 @@ def main(argv=None):
     parser.add_argument("--motif-length", type=int, default=8)
     parser.add_argument("--min-motif-count", type=int, default=10)
     args = parser.parse_args(argv)
+    if args.train:
+        args.model = None
+    else:
+        from deepbio.presets import resolve_model
+
+        args.model = resolve_model("motif", args.model, "interpret")
     # The upstream command: --motif_length 8 --top_r 0.1 --min_top_r_num 30 (min_motif_count 10).
     config = motif.MotifConfig(motif_length=args.motif_length, min_motif_count=args.min_motif_count,
                                top_r="0.1", min_top_r_num=30, max_sequences=args.max_sequences,

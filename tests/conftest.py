@@ -32,3 +32,31 @@ def run_script(args, cwd, timeout=900, ok=True):
     if ok:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def wait_for_page(process, url, log, seconds=180):
+    """Waits until ``url`` answers 200 (a server started by the tests); fails with its log."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, f"the server exited: {log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"no page after {seconds} s: {log.read_text()[-3000:]}"
+        time.sleep(0.5)
+
+
+def stop_server(process):
+    """Terminates a server process (killed if it does not stop within 20 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)

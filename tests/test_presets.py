@@ -9,13 +9,12 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import stop_server, wait_for_page
 from deepbio import cli, presets
 from deepbio.presets.build import pinned_predictions
 
@@ -155,8 +154,6 @@ def test_fresh_process_without_data_or_network(tmp_path):
 def test_serve_without_flags_answers_every_tab(tmp_path):
     """``deepbio serve`` with no flags (no runs folder, no data mirror) serves the presets."""
     import socket
-    import time
-    import urllib.request
 
     pytest.importorskip("gradio", reason="the web extra (gradio) is not installed")
     from gradio_client import Client
@@ -172,17 +169,7 @@ def test_serve_without_flags_answers_every_tab(tmp_path):
                                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_for_page(process, url, log, seconds=240)
         client = Client(url, verbose=False)
         ptm = client.predict(PROTEINS, api_name="/predict_ptm")
         rnamod = client.predict(">r\n" + "ACGU" * 30 + "\n", api_name="/predict_rnamod")
@@ -197,12 +184,7 @@ def test_serve_without_flags_answers_every_tab(tmp_path):
         assert len(table["data"]) == PROTEINS.split("\n")[1].count("K")
         assert len(rnamod[0]["data"]) == 120
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_server(process)
     assert "deepbio-presets-" in log.read_text()  # it served the presets' runs folder
 
 

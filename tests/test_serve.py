@@ -22,14 +22,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, stop_server, wait_for_page
 
 PROBABILITIES = [f"p_{name}_given_modified"
                  for name in ("acetylation", "crotonylation", "methylation", "succinylation")]
@@ -299,25 +298,10 @@ def server(runs, data_dir, tmp_path_factory):
                                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=runs)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, f"the server exited: {log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"no page after 180 s: {log.read_text()[-3000:]}"
-            time.sleep(0.5)
+        wait_for_page(process, url, log)
         yield {"url": url, "process": process, "log": log}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")

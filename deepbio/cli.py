@@ -21,6 +21,8 @@ import textwrap
 import traceback
 import warnings
 
+from deepbio.presets import command as presets_command
+from deepbio.utils.io import terminate_like_interrupt
 from deepbio.tasks.base import (MODES, TASKS, config_fields, config_from_dict, get_task,
                                 read_params, tuple_item_type)
 
@@ -262,7 +264,7 @@ def build_parser(argv=()):
     chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
     _add_convert(modes, argv)
     _add_serve(modes)
-    _add_presets(modes)
+    presets_command.add_parser(modes, _formatter)
     for mode in MODES:
         sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
                                formatter_class=_formatter)
@@ -377,59 +379,6 @@ def _serve(args):
                          f"another --port or --host") from None
 
 
-PRESETS_HELP = "the trained models that ship with deepbio: list, show a card, rebuild one"
-
-
-def _add_presets(modes):
-    sub = modes.add_parser("presets", help=PRESETS_HELP, description=PRESETS_HELP,
-                           formatter_class=_formatter, epilog=(
-                               "examples: deepbio presets · deepbio presets show ptm-trees · "
-                               "deepbio predict ptm --input p53.fasta (the ptm preset)"))
-    actions = sub.add_subparsers(dest="task", metavar="{list,show,build}")
-    actions.add_parser("list", help="name, task, size, headline figure (the default)")
-    show = actions.add_parser("show", help="a preset's model card")
-    show.add_argument("name", metavar="NAME")
-    build = actions.add_parser("build", help="retrain a preset with its card's command and compare "
-                                             "its predictions on the pinned input")
-    build.add_argument("name", metavar="NAME")
-    build.add_argument("--output", default=None, metavar="DIR",
-                       help="run folder of the rebuild (default runs/presets/NAME)")
-    build.add_argument("--data-dir", default=None, metavar="DIR",
-                       help="local data mirror (default $DEEPBIO_DATA)")
-    for parser in (sub, show, build):
-        parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-        parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help=argparse.SUPPRESS)
-
-
-def _presets(args):
-    from deepbio import presets
-
-    if args.task in (None, "list"):
-        rows = [(p.name, p.task, f"{p.size_bytes / 1e6:.1f} MB", p.headline)
-                for p in presets.list_presets()]
-        widths = [max(len(r[i]) for r in rows + [("name", "task", "size", "")]) for i in range(3)]
-        print(f"{'name':<{widths[0]}}  {'task':<{widths[1]}}  {'size':>{widths[2]}}  headline")
-        for row in rows:
-            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}")
-        return 0
-    preset = presets.get(args.name)
-    if args.task == "show":
-        print(preset.card())
-        return 0
-    from deepbio.presets.build import rebuild
-
-    output = args.output or os.path.join("runs", "presets", preset.name)
-    from deepbio.tasks.run_folder import check_output_dir
-
-    check_output_dir(output)
-    quiet_tensorflow(show_logs=args.debug)
-    result = rebuild(preset, output, data_dir=args.data_dir, verbose=args.verbose)
-    print(f"rebuilt {preset.name} in {output}: pinned predictions max |difference| "
-          f"{result['max_abs_difference']:.3g} ({'identical' if result['identical'] else 'differ'}; "
-          f"{result['rows']} rows)")
-    return 0
-
-
 def build_config(task, args):
     """The run's config: profile → ``--config`` file → flags (each overriding the last).
 
@@ -489,7 +438,7 @@ def _execute(args):
     if args.mode == "serve":
         return _serve(args)
     if args.mode == "presets":
-        return _presets(args)
+        return presets_command.run(args, quiet_tensorflow)
     task = get_task(args.task)
     if args.mode in ("predict", "interpret"):
         from deepbio.presets import resolve_model
@@ -565,7 +514,7 @@ def main(argv=None):
     debug = "--debug" in argv
     if not debug:
         warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-    _terminate_like_interrupt()
+    terminate_like_interrupt()
     try:
         args, extras = build_parser(argv).parse_known_args(argv)
         if extras:
@@ -593,23 +542,6 @@ def main(argv=None):
         print(f"{PROG}: error: {type(error).__name__}: {_one_line(error)} "
               f"(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILURE
-
-
-def _terminate_like_interrupt():
-    """SIGTERM (timeout, Slurm, Snakemake) ends a command as Ctrl-C does: clean-up code runs, so
-    temporary files and copied inputs are removed (only from the main thread)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def interrupt(*_):
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError, OSError):
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, interrupt)
 
 
 def legacy_argv(argv, script):

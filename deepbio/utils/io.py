@@ -353,3 +353,20 @@ def save_figure(fig, stem, formats=("svg", "png"), dpi=150):
         written.append(path)
     plt.close(fig)
     return written
+
+
+def terminate_like_interrupt():
+    """SIGTERM (timeout, Slurm, Snakemake) ends a command as Ctrl-C does: clean-up code runs, so
+    temporary files and copied inputs are removed (only from the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, interrupt)

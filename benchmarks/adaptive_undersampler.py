@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from deepbio.data import load_ptm
+from deepbio.ptm.data import load_ptm
 from Feature_extraction_algorithms import PSTAAP
 from Resample import AdaptiveClusterUnderSampler
 from Resample._reference import reference_sample_indices

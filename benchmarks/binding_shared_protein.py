@@ -21,13 +21,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from deepbio.data.pronab import load_pronab, subset_complexes  # noqa: E402
-from deepbio.models.multiomic import (BindingAffinityRegressor, build_backbone,  # noqa: E402
-                                      clone_backbone, make_tokenizer)
-from deepbio.tasks import binding  # noqa: E402
-from deepbio.training.fine_tuning import (batch_rows, encode_complexes, make_batch,  # noqa: E402
+from deepbio.multiomic.pronab import load_pronab, subset_complexes  # noqa: E402
+from deepbio.multiomic.binding_model import BindingAffinityRegressor  # noqa: E402
+from deepbio.multiomic.builders import build_backbone, clone_backbone, make_tokenizer
+from deepbio.multiomic import binding_task as binding  # noqa: E402
+from deepbio.multiomic.fine_tuning import (batch_rows, encode_complexes, make_batch,  # noqa: E402
                                           regression_step_functions)
-from deepbio.training.optimizers import warmup_cosine_adamw  # noqa: E402
+from deepbio.core.optimizers import warmup_cosine_adamw  # noqa: E402
 
 
 def main():

@@ -4,7 +4,7 @@ For each task (``ptm`` with its Keras network, ``rnamod``, ``motif``,
 ``pretrain``, ``binding``) the script builds the run configuration of
 ``--profile`` (``gpu`` by default: the sizes of ``deepbio run TASK --profile
 gpu``; ptm and motif have one size), builds and compiles the model with the
-task's own builders inside a `deepbio.tasks.run_folder.RunFolder` (the same
+task's own builders inside a `deepbio.core.run_folder.RunFolder` (the same
 seed, precision policy, op determinism and `tf.distribute` scope as a run),
 makes a seeded batch of synthetic inputs of the shapes and dtypes the task
 feeds (at the profile's longest lengths, so peak memory is an upper bound),
@@ -12,8 +12,8 @@ and trains:
 
 * ptm, rnamod, motif: ``model.fit`` on a repeated `tf.data` dataset;
 * pretrain, binding: the task's own custom loop
-  (`deepbio.training.masked_lm.train_masked_lm`,
-  `deepbio.training.fine_tuning.fine_tune`, host-side batching included)
+  (`deepbio.multiomic.pretraining.train_masked_lm`,
+  `deepbio.multiomic.fine_tuning.fine_tune`, host-side batching included)
   with its compiled step (`mlm_step_functions`,
   `regression_step_functions`) wrapped in a clock.
 
@@ -92,7 +92,7 @@ def task_config(name, profile="gpu", mixed_precision=False, jit_compile=None, de
         UsageError: a combination the config refuses (e.g. ``jit_compile``
             ``on`` under op determinism).
     """
-    from deepbio.tasks.base import get_task
+    from deepbio.core.task import get_task
 
     config = get_task(name).base_config(profile)
     changes = {"mixed_precision": bool(mixed_precision), "seed": seed}
@@ -238,11 +238,11 @@ class _StepClock:
 
 
 def ptm_workload(config, rng, seconds):
-    """The OmniK-PTM network (`deepbio.training.ptm.build_classifier`), compiled as `train_model`."""
+    """The OmniK-PTM network (`deepbio.ptm.training.build_classifier`), compiled as `train_model`."""
     import keras
 
-    from deepbio.training.ptm import _loss, build_classifier
-    from deepbio.training.ptm_protocol import model_inputs
+    from deepbio.ptm.training import _loss, build_classifier
+    from deepbio.ptm.protocol import model_inputs
 
     n = _examples(config.batch_size)
     windows = [w[:24] + "K" + w[25:] for w in random_sequences(rng, n, 49, PROTEIN)]
@@ -262,9 +262,9 @@ def ptm_workload(config, rng, seconds):
 
 def rnamod_workload(config, rng, seconds):
     """One VQ-RNA model (`vqrna_from_config`, one head as upstream), compiled by `compile_model`."""
-    from deepbio.data.rnamod import one_hot_rna
-    from deepbio.models.rna_modification import vqrna_from_config
-    from deepbio.training.rnamod import compile_model
+    from deepbio.rnamod.data import one_hot_rna
+    from deepbio.rnamod.model import vqrna_from_config
+    from deepbio.rnamod.training import compile_model
 
     n = _examples(config.batch_size)
     x = one_hot_rna(random_sequences(rng, n, config.sequence_length, "ACGU")).astype(np.float32)
@@ -281,7 +281,7 @@ def motif_workload(config, rng, seconds, sequence_length=600):
     import keras
 
     import Feature_extraction_algorithms as fea
-    from deepbio.models import basset_cnn
+    from deepbio.motif.model import basset_cnn
 
     n = _examples(config.batch_size)
     x = fea.one_hot(random_sequences(rng, n, sequence_length, "ACGT"), alphabet="dna")
@@ -301,8 +301,9 @@ def pretrain_workload(config, rng, seconds):
     """`MultiomicMaskedLM` trained by `train_masked_lm` (its step clocked) on full-length crops."""
     import pandas as pd
 
-    from deepbio.models.multiomic import MultiomicMaskedLM, build_backbone, make_tokenizer
-    from deepbio.training import masked_lm
+    from deepbio.multiomic.masked_lm import MultiomicMaskedLM
+    from deepbio.multiomic.builders import build_backbone, make_tokenizer
+    from deepbio.multiomic import pretraining as masked_lm
 
     n = _examples(config.batch_size)
     length = config.crop_length + 16  # every crop is full length
@@ -331,8 +332,8 @@ def binding_workload(config, rng, seconds, partners=4):
     """
     import pandas as pd
 
-    from deepbio.models.multiomic import build_backbone, make_tokenizer
-    from deepbio.training import fine_tuning
+    from deepbio.multiomic.builders import build_backbone, make_tokenizer
+    from deepbio.multiomic import fine_tuning
 
     n = _examples(config.batch_size)
     proteins = random_sequences(rng, -(-n // partners), config.max_protein_length, PROTEIN)
@@ -396,7 +397,7 @@ def measure(name, config, seconds, gpu):
     import keras
     import tensorflow as tf
 
-    from deepbio.tasks.run_folder import RunFolder
+    from deepbio.core.run_folder import RunFolder
 
     keras.backend.clear_session()  # what a previous attempt (an OOM) left behind
     gc.collect()

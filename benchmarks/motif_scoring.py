@@ -3,7 +3,7 @@
 Both engines score the same occurrences of the same model on the same real
 sequences (by default the whole demo: the 1,497 sequences of DeepASMM's Basset
 8988T file, 8-mers seen at least 10 times; ``--sequences N`` takes the first N):
-``deepbio.interpret.motif_naive.NaiveMotifScorer`` (upstream's algorithm,
+``deepbio.motif.naive.NaiveMotifScorer`` (upstream's algorithm,
 one full perturbed sequence per row through ``model.predict``) and
 ``MotifScorer`` (XLA-compiled, convolutional stem recomputed only on the
 changed windows, AF deduplicated and its stem shared across positions on the
@@ -32,14 +32,14 @@ import keras
 import numpy as np
 
 import Feature_extraction_algorithms as fea
-from deepbio.data.motif import default_input, load_sequences
-from deepbio.interpret.motif_aggregate import aggregate_scores
-from deepbio.interpret.motif_fast import MotifScorer
-from deepbio.interpret.motif_kmers import locate_kmers
-from deepbio.interpret.motif_naive import NaiveMotifScorer
-from deepbio.models.loading import load_task_model
-from deepbio.tasks import motif
-from deepbio.training.motif import train_basset
+from deepbio.motif.data import default_input, load_sequences
+from deepbio.motif.aggregate import aggregate_scores
+from deepbio.motif.fast import MotifScorer
+from deepbio.motif.kmers import locate_kmers
+from deepbio.motif.naive import NaiveMotifScorer
+from deepbio.core.loading import load_task_model
+from deepbio.motif import task as motif
+from deepbio.motif.training import train_basset
 
 
 def main(argv=None):
@@ -120,7 +120,7 @@ def main(argv=None):
           f"(CPU time {naive_cpu:.1f} s vs {fast_cpu:.1f} s: {report['cpu_ratio']:.1f}x; "
           f"cold fast run {cold_seconds:.1f} s: {report['ratio_cold']:.1f}x)")
     if args.output:
-        from deepbio.utils import write_json
+        from deepbio.core.io import write_json
 
         write_json(report, args.output)
     return 0

@@ -133,7 +133,7 @@ def _train(task, flags, folder):
 
 def _window_length(model):
     """The input length of an rnamod model (a .keras file or a run folder)."""
-    from deepbio.tasks.rnamod_predict import _models_at
+    from deepbio.rnamod.predict import _models_at
 
     return max(m.sequence_length for _, m in _models_at(model))
 

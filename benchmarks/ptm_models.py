@@ -7,7 +7,7 @@ stratified by label combination (seed 0, as ``main.py --task ptm``) and
 accession-grouped (`StratifiedGroupKFold`: no UniProt accession on both
 sides). Prints per-label out-of-fold AUROC and their mean, one line per
 candidate and protocol; ``--full`` also runs the task's protocol
-(`deepbio.training.ptm_trees.cross_validate_trees`: in-fold calibration and
+(`deepbio.ptm.trees.cross_validate_trees`: in-fold calibration and
 thresholds) and adds MCC and ECE. Run by hand:
 
     DEEPBIO_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/ptm_models.py \
@@ -21,7 +21,7 @@ multi-class HGB on the 11 label combinations, per-label probabilities summed
 from it: label-correlation-aware). ``--blend`` scores mean-logit blends and a
 label-aware stack of saved out-of-fold scores (``--save-oof``, or a run's
 ``cv_predictions.csv``, e.g. the network's).
-Blocks: `deepbio.models.ptm.features.WINDOW_BLOCKS`, ``one_hotR`` for the
+Blocks: `deepbio.ptm.features.WINDOW_BLOCKS`, ``one_hotR`` for the
 central ±R positions only, and ``pstaap`` (fitted inside each training fold).
 """
 
@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from deepbio.data import PTM_LABELS, load_ptm
+from deepbio.ptm.data import PTM_LABELS, load_ptm
 
 
 def block(name, windows, cache):
     """One cached feature block (float32 (n, d)); ``one_hotR`` keeps the central ±R positions."""
-    from deepbio.models.ptm.features import window_features
+    from deepbio.ptm.features import window_features
 
     path = Path(cache) / f"{name}.npy"
     if path.is_file():
@@ -83,7 +83,7 @@ def splits(protocol, data, folds, seed):
 
 def screen(kind, blocks, data, cache, protocol, folds, seed, iterations):
     """Out-of-fold per-label probabilities of one candidate (no calibration)."""
-    from deepbio.data import combination_to_labels
+    from deepbio.ptm.data import combination_to_labels
 
     fixed = [block(b, data.windows, cache) for b in blocks if b != "pstaap"]
     x_all = np.concatenate(fixed, axis=1) if fixed else np.zeros((len(data.windows), 0), np.float32)
@@ -91,7 +91,7 @@ def screen(kind, blocks, data, cache, protocol, folds, seed, iterations):
     for train, test in splits(protocol, data, folds, seed):
         x_train, x_test = x_all[train], x_all[test]
         if "pstaap" in blocks:
-            from deepbio.training.ptm import pstaap_features
+            from deepbio.ptm.training import pstaap_features
 
             windows = data.windows
             _, p_fit, (p_test,) = pstaap_features([windows[i] for i in train], data.labels[train],
@@ -119,7 +119,7 @@ def blend(names, data, cache, protocol, folds, seed):
     """
     from sklearn.linear_model import LogisticRegression
 
-    from deepbio.training.calibration import logit
+    from deepbio.ptm.calibration import logit
 
     parts = []
     for name in names:

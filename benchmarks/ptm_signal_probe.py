@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 import Feature_extraction_algorithms as fea
-from deepbio.data import PTM_LABELS, combination_to_labels, load_ptm
+from deepbio.ptm.data import PTM_LABELS, combination_to_labels, load_ptm
 
 
 def main():

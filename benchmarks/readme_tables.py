@@ -4,7 +4,7 @@ For every requested task and seed the script runs
 
     python main.py --task TASK --seed S --output RUNS/TASK/seedS --verbose 0 [flags]
 
-as a subprocess (``--tiny``: the tiny flags of ``tests/test_reproducible.py``,
+as a subprocess (``--tiny``: the tiny flags of ``tests/core/test_reproducible.py``,
 then ``--extra TASK='flags'``), one after the other. A run whose
 ``report.json`` exists is not run again, so an interrupted script resumes (and
 ``main.py`` itself resumes an interrupted run from its checkpoints); a run
@@ -378,7 +378,7 @@ def parse_args(argv=None):
                         help="flags added to TASK's runs, e.g. --extra rnamod='--profile gpu' "
                              "(repeatable)")
     parser.add_argument("--tiny", action="store_true",
-                        help="tiny runs (tests/test_reproducible.py's flags), for smoke tests")
+                        help="tiny runs (tests/core/test_reproducible.py's flags), for smoke tests")
     parser.add_argument("--markdown", default=None, metavar="FILE",
                         help="also write the Markdown here")
     parser.add_argument("--digits", type=int, default=4, help="decimals shown (default 4)")

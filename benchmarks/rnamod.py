@@ -23,11 +23,11 @@ import time
 import keras
 import numpy as np
 
-from deepbio.data.rnamod import available_modifications, load_rnamod, one_hot_rna
-from deepbio.interpret import naive_ism, saturation_mutagenesis
-from deepbio.tasks import rnamod
-from deepbio.models.rna_modification import vqrna_from_config as build_model
-from deepbio.training.rnamod import compile_model
+from deepbio.rnamod.data import available_modifications, load_rnamod, one_hot_rna
+from deepbio.interpret.ism import naive_ism, saturation_mutagenesis
+from deepbio.rnamod import task as rnamod
+from deepbio.rnamod.model import vqrna_from_config as build_model
+from deepbio.rnamod.training import compile_model
 
 
 def main(argv=None):

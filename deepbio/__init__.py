@@ -15,14 +15,16 @@ import sys
 
 __version__ = "0.2.0"
 
-# Modules whose import registers custom objects (``@keras.saving.register_keras_serializable``).
-REGISTERING_MODULES = ("deepbio.layers", "deepbio.models", "deepbio.losses",
-                       "Feature_extraction_algorithms.layers")
+# Modules whose import registers custom objects (``@keras.saving.register_keras_serializable``);
+# each task adds its own (`Task.keras_modules`), so a new method registers from its own folder.
+REGISTERING_MODULES = ("deepbio.layers", "deepbio.losses", "Feature_extraction_algorithms.layers")
 
 
 def register_custom_objects():
-    """Imports the modules that register deepbio's Keras objects (imports Keras)."""
-    for name in REGISTERING_MODULES:
+    """Imports the modules that register deepbio's and every task's Keras objects (imports Keras)."""
+    from deepbio.core.task import keras_modules  # deferred: `import deepbio` stays light
+
+    for name in (*REGISTERING_MODULES, *keras_modules()):
         importlib.import_module(name)
 
 
@@ -65,7 +67,8 @@ elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
-def __getattr__(name):  # PEP 562: ``deepbio.models`` etc. without an explicit import
-    if name in ("layers", "models", "data", "interpret", "metrics", "tasks", "utils", "losses"):
+def __getattr__(name):  # PEP 562: ``deepbio.ptm`` etc. without an explicit import
+    if name in ("core", "layers", "data", "interpret", "metrics", "losses", "ptm", "rnamod", "motif",
+                "multiomic"):
         return importlib.import_module(f"deepbio.{name}")
     raise AttributeError(f"module 'deepbio' has no attribute {name!r}")

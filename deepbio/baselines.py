@@ -51,10 +51,10 @@ def unigram_baseline(content, tag_ids, train, batches, vocabulary_size):
     """Per-modality token frequencies of the training slice, scored on the same masked tokens.
 
     Args:
-        content, tag_ids: encoded corpus (`deepbio.training.masked_lm.encode_corpus`).
+        content, tag_ids: encoded corpus (`deepbio.multiomic.pretraining.encode_corpus`).
         train: int array, the training rows (frequencies, +0.5 smoothing).
         batches: iterable of ``(inputs, targets, weights, mask, ids)``, the
-            held-out masked batches (`deepbio.training.masked_lm.heldout_batches`).
+            held-out masked batches (`deepbio.multiomic.pretraining.heldout_batches`).
         vocabulary_size: int.
 
     Returns:
@@ -92,7 +92,7 @@ def kmer_baseline(train, others, length=51, k_max=4, seed=0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from deepbio.data.rnamod import centre_crop
+    from deepbio.rnamod.data import centre_crop
 
     crop = lambda data: [centre_crop(s, min(length, len(s))) for s in data.sequences]  # noqa: E731
     pipeline = make_pipeline(
@@ -113,9 +113,9 @@ def always_a_baseline(labels, classes):
         classes: int array (n,), the label-combination codes 1..11.
 
     Returns:
-        The metric block of `deepbio.training.ptm.evaluate`.
+        The metric block of `deepbio.ptm.training.evaluate`.
     """
-    from deepbio.training.ptm import evaluate
+    from deepbio.ptm.training import evaluate
 
     probabilities = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]]), (len(labels), 1))
     return evaluate(labels, classes, probabilities, np.full(4, 0.5))

@@ -6,7 +6,7 @@ scripts; they translate their arguments (`legacy_argv`) and call `main`.
 Every failure a user can cause ends as one line on stderr,
 ``deepbio: error: <what, where, how to fix>``, with exit status 2 (bad usage or
 bad input) or 1 (anything else); ``--debug`` shows the traceback instead.
-Flags are generated from the chosen task's config (`deepbio.tasks.base`), so
+Flags are generated from the chosen task's config (`deepbio.core.task`), so
 ``deepbio run ptm --help`` lists only what ptm takes, with defaults, and a
 flag another task takes is an error.
 """
@@ -22,9 +22,9 @@ import traceback
 import warnings
 
 from deepbio.presets import command as presets_command
-from deepbio.utils.io import terminate_like_interrupt
-from deepbio.tasks.base import (MODES, TASKS, config_fields, config_from_dict, get_task,
-                                read_params, tuple_item_type)
+from deepbio.core.io import terminate_like_interrupt
+from deepbio.core.task import (MODES, config_fields, config_from_dict, discover_tasks, get_task,
+                               read_params, tuple_item_type)
 
 PROG = "deepbio"
 EXIT_USAGE = 2
@@ -115,7 +115,7 @@ def _add_config_flags(parser, task, skip=()):
                 shown += f"; profile {name}: {_display(getattr(config, field.name))}"
         owner = next(k for k in reversed(task.config_class.__mro__)
                      if field.name in getattr(k, "__dataclass_fields__", {}))
-        title = "shared training options" if owner.__module__ == "deepbio.tasks.base" else f"{task.name} options"
+        title = "shared training options" if owner.__module__ == "deepbio.core.task" else f"{task.name} options"
         group = groups.setdefault(title, parser.add_argument_group(title))
         help_text = f"{meta.get('help') or ''} ({shown})"
         kwargs = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
@@ -167,7 +167,7 @@ def _positive_int(flag):
 
 
 def _shard(text):
-    from deepbio.tasks.predict_stream import parse_shard
+    from deepbio.core.predict_stream import parse_shard
 
     try:
         return parse_shard(text)
@@ -176,8 +176,8 @@ def _shard(text):
 
 
 def _add_stream_flags(group):
-    """``--chunk-size`` and ``--shard`` of ``deepbio predict`` (`deepbio.tasks.predict_stream`)."""
-    from deepbio.tasks.predict_stream import DEFAULT_CHUNK_SIZE
+    """``--chunk-size`` and ``--shard`` of ``deepbio predict`` (`deepbio.core.predict_stream`)."""
+    from deepbio.core.predict_stream import DEFAULT_CHUNK_SIZE
 
     group.add_argument("--chunk-size", type=_positive_int("chunk-size"), default=DEFAULT_CHUNK_SIZE,
                        metavar="N",
@@ -203,7 +203,7 @@ def _prediction_strategy(args):
             raise ValueError("--cpu-replicas needs --strategy mirrored")
         yield
         return
-    from deepbio.tasks.run_folder import make_strategy
+    from deepbio.core.run_folder import make_strategy
 
     if not 0 <= args.cpu_replicas <= 64:
         raise ValueError(f"--cpu-replicas must be between 0 and 64, got {args.cpu_replicas}")
@@ -215,7 +215,7 @@ def _task_parser(subparsers, task, mode):
     description = textwrap.fill(task.description, 96)
     if task.example:
         description += "\n\nexample:\n  " + task.example.replace("\n", "\n  ")
-    parser = subparsers.add_parser(task.name, help=TASKS[task.name][1], description=description,
+    parser = subparsers.add_parser(task.name, help=task.brief, description=description,
                                    formatter_class=_formatter)
     group = _add_common(parser, task.name, mode)
     if mode == "tune":
@@ -254,14 +254,16 @@ def build_parser(argv=()):
     """The argument parser; only the task named in ``argv`` gets its flags (lazy import)."""
     parser = _Parser(prog=PROG, formatter_class=_formatter, description=(
         "deepbio: deep learning on biological sequences (Keras 3 / TensorFlow).\n\n"
-        "tasks:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in TASKS.items()) +
+        "tasks:\n" + "\n".join(textwrap.fill(task.brief, 96, initial_indent=f"  {name:<9} ",
+                                     subsequent_indent=" " * 12)
+                       for name, task in discover_tasks().items()) +
         "\n\nexit status: 0 success, 2 bad usage or bad input, 1 other failures."),
         epilog="example: deepbio run ptm --epochs 5   ·   deepbio run ptm --help")
     modes = parser.add_subparsers(dest="mode", metavar="{" + ",".join((*MODES, "convert", "serve", "presets")) + "}",
                                   required=True)
     argv = list(argv)
     chosen_mode = argv[0] if argv and argv[0] in MODES else None
-    chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in TASKS else None
+    chosen_task = argv[1] if chosen_mode and len(argv) > 1 and argv[1] in discover_tasks() else None
     _add_convert(modes, argv)
     _add_serve(modes)
     presets_command.add_parser(modes, _formatter)
@@ -269,17 +271,16 @@ def build_parser(argv=()):
         sub = modes.add_parser(mode, help=MODE_HELP[mode], description=MODE_HELP[mode],
                                formatter_class=_formatter)
         tasks = sub.add_subparsers(dest="task", metavar="TASK", required=True)
-        for name, (_, text) in TASKS.items():
+        for name, task in discover_tasks().items():
             if mode == chosen_mode and name == chosen_task:
                 quiet_tensorflow(show_logs=_wants_logs(argv))
-                task = get_task(name)
                 if (mode == "predict" and not task.predict_input) or (
                         mode == "interpret" and not task.interpret_input) or (
                         mode == "tune" and not task.tunable):
                     raise UsageError(f"task {name} has no {mode} mode; see '{PROG} --help'")
                 _task_parser(tasks, task, mode)
             else:
-                tasks.add_parser(name, help=text)
+                tasks.add_parser(name, help=task.brief)
     return parser
 
 
@@ -308,11 +309,11 @@ def _add_convert(modes, argv):
 
 
 def _convert(args):
-    from deepbio.tasks.run_folder import check_output_dir
+    from deepbio.core.run_folder import check_output_dir
 
     check_output_dir(args.output)
     quiet_tensorflow(show_logs=args.debug)
-    from deepbio.models.multiomic.convert_omnibiote import convert_omnibiote
+    from deepbio.multiomic.convert import convert_omnibiote
 
     result = convert_omnibiote(args.checkpoint, args.output, tokenizer_mode=args.tokenizer,
                                num_heads=args.num_heads)
@@ -429,8 +430,8 @@ def quiet_tensorflow(show_logs=False):
 
 
 def _execute(args):
-    from deepbio.tasks.run_folder import RunFolder, check_output_dir, run_task
-    from deepbio.utils.io import check_output_file, readable_input
+    from deepbio.core.run_folder import RunFolder, check_output_dir, run_task
+    from deepbio.core.io import check_output_file, readable_input
 
     if args.mode == "convert":
         print(_convert(args))
@@ -461,7 +462,7 @@ def _execute(args):
         print(f"outputs in {output}/{chief}")
         return 0
     if args.mode == "tune":
-        from deepbio.tasks.tuning import tune
+        from deepbio.core.tuning import tune
 
         output = args.output or os.path.join("runs", f"tune_{task.name}")
         summary = tune(task.name, output, build_config(task, args), args.tuner, args.trials,
@@ -579,7 +580,7 @@ def legacy_argv(argv, script):
     if task is None:
         if any(a in ("-h", "--help") for a in rest):
             return ["--help"]
-        raise UsageError(f"{script} needs --task, one of {', '.join(TASKS)} "
+        raise UsageError(f"{script} needs --task, one of {', '.join(discover_tasks())} "
                          f"(e.g. python {script} --task ptm)")
     if task == "serve":
         return ["serve", *rest]

@@ -10,6 +10,6 @@ task's sequences).
 """
 
 from deepbio.data.fasta import check_ptm_windows, read_fasta
-from deepbio.data.ptm import (PTM_COMBINATIONS, PTM_LABEL_NAMES, PTM_LABELS, PTMDataset,
+from deepbio.ptm.data import (PTM_COMBINATIONS, PTM_LABEL_NAMES, PTM_LABELS, PTMDataset,
                               combination_to_labels, labels_to_combination, load_ptm)
 from deepbio.data.registry import REGISTRY, DataFile, fetch, files

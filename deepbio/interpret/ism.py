@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepbio.utils import save_figure, write_csv
+from deepbio.core.io import save_figure, write_csv
 
 
 def _check(X, start, end):

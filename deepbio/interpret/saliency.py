@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deepbio.utils import atomic_path  # noqa: E402
+from deepbio.core.io import atomic_path  # noqa: E402
 
 
 def _as_list(inputs):

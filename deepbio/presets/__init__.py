@@ -234,7 +234,7 @@ def load(name):
     preset = get(name)
     folder = preset.model_path()
     if preset.task == "ptm":
-        from deepbio.models.ptm.predictor import load_ptm_predictor
+        from deepbio.ptm.predictor import load_ptm_predictor
 
         return load_ptm_predictor(folder)
     import keras

@@ -60,7 +60,7 @@ def pinned_predictions(task, model, input_path):
 
     if task == "motif":
         import Feature_extraction_algorithms as fea
-        from deepbio.models.loading import load_task_model
+        from deepbio.core.loading import load_task_model
 
         frame = pd.read_csv(input_path)
         network = load_task_model(model, "motif")

@@ -48,7 +48,7 @@ def run(args, quiet_tensorflow):
     from deepbio.presets.build import rebuild
 
     output = args.output or os.path.join("runs", "presets", preset.name)
-    from deepbio.tasks.run_folder import check_output_dir
+    from deepbio.core.run_folder import check_output_dir
 
     check_output_dir(output)
     quiet_tensorflow(show_logs=args.debug)

@@ -72,7 +72,7 @@ def _shown(frame, digits=6):
 def _examples(data_dir):
     """A real protein (p53 from ProNAB) and a real ProNAB complex, when the data is at hand."""
     try:
-        from deepbio.data import fetch
+        from deepbio.data.registry import fetch
 
         pronab = json.loads(fetch("pronab/pronab_no_mutations.json", data_dir=data_dir,
                                   download=False).read_text())

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from deepbio.data.fasta import PROTEIN_RESIDUES, parse_fasta_text, read_text
-from deepbio.data.rnamod import check_rna_windows
+from deepbio.rnamod.data import check_rna_windows
 from deepbio.serve import figures
 from deepbio.serve.reports import TRAIN_COMMANDS, honest_summary, read_report
 
@@ -165,7 +165,7 @@ class PTMService(Service):
     files = ("ptm_model.skops", "model.keras", "ptm_model.joblib")
 
     def load(self):
-        from deepbio.models.ptm.predictor import load_ptm_predictor
+        from deepbio.ptm.predictor import load_ptm_predictor
 
         self.predictor = load_ptm_predictor(self.path)
         self.network = hasattr(self.predictor, "model")  # KerasPredictor: saliency maps
@@ -183,9 +183,9 @@ class PTMService(Service):
 
     def predict(self, text, upload=None):
         """The site table (`ptm.predict_protein_sites`), the profile plot and the CSV."""
-        from deepbio.tasks import ptm
-        from deepbio.training.ptm_protocol import PROBABILITY_COLUMNS
-        from deepbio.utils import write_csv
+        from deepbio.ptm import task as ptm
+        from deepbio.ptm.protocol import PROBABILITY_COLUMNS
+        from deepbio.core.io import write_csv
 
         self.require()
         ids, proteins = self.proteins(text, upload)
@@ -203,8 +203,8 @@ class PTMService(Service):
 
     def saliency(self, text, site=None, upload=None):
         """One lysine's window: saliency (network) or substitution importance (other models)."""
-        from deepbio.data import PTM_LABEL_NAMES, PTM_LABELS
-        from deepbio.tasks import ptm
+        from deepbio.ptm.data import PTM_LABEL_NAMES, PTM_LABELS
+        from deepbio.ptm import task as ptm
 
         self.require()
         ids, proteins = self.proteins(text, upload)
@@ -218,7 +218,7 @@ class PTMService(Service):
         window = windows[labels.index(site)]
         names = [f"{l} ({n})" for l, n in zip(PTM_LABELS, PTM_LABEL_NAMES)]
         if self.network:
-            from deepbio.interpret import mean_saliency
+            from deepbio.interpret.saliency import mean_saliency
 
             tokens = ptm.encode_windows([window], source="input")
             with self.lock:
@@ -278,7 +278,7 @@ class RNAModService(Service):
         return why + "Train one with: " + TRAIN_COMMANDS[self.task].format(folder=self.folder)
 
     def load(self):
-        from deepbio.tasks import rnamod
+        from deepbio.rnamod import task as rnamod
 
         self.models = rnamod._models_at(self.folder)
         self.names = [n for names, _ in self.models for n in names]
@@ -300,8 +300,8 @@ class RNAModService(Service):
 
     def predict(self, text, upload=None):
         """Per-position probabilities (`rnamod.predict_rna_positions`) and their plot."""
-        from deepbio.tasks import rnamod
-        from deepbio.utils import write_csv
+        from deepbio.rnamod import task as rnamod
+        from deepbio.core.io import write_csv
 
         self.require()
         name, sequence = self.sequence(text, upload)
@@ -313,9 +313,9 @@ class RNAModService(Service):
 
     def ism(self, text, position=None, modification=None, upload=None):
         """ISM logo (saturation mutagenesis) of the window centred on one position."""
-        from deepbio.data.rnamod import one_hot_rna
-        from deepbio.interpret import saturation_mutagenesis
-        from deepbio.tasks import rnamod
+        from deepbio.rnamod.data import one_hot_rna
+        from deepbio.interpret.ism import saturation_mutagenesis
+        from deepbio.rnamod import task as rnamod
 
         self.require()
         name, sequence = self.sequence(text, upload)
@@ -346,9 +346,9 @@ class MotifService(Service):
     def load(self):
         import dataclasses
 
-        from deepbio.models.loading import load_task_model
-        from deepbio.tasks import motif
-        from deepbio.tasks.base import config_from_dict, read_params
+        from deepbio.core.loading import load_task_model
+        from deepbio.motif import task as motif
+        from deepbio.core.task import config_from_dict, read_params
 
         self.model = load_task_model(self.path, "motif", motif._user_model_check)
         base = motif.MotifConfig()
@@ -358,7 +358,7 @@ class MotifService(Service):
                                        source=str(params))
 
     def sequences(self, text, upload=None, demo=False, data_dir=None):
-        from deepbio.data.motif import default_input, load_sequences
+        from deepbio.motif.data import default_input, load_sequences
 
         if demo:
             frame = load_sequences(default_input(data_dir)).iloc[:LIMITS["motif_demo"]]
@@ -380,11 +380,11 @@ class MotifService(Service):
 
     def score(self, text, upload=None, demo=False, data_dir=None):
         """The top motifs (AF / SCS, JASPAR matches), the scatter plot and the full CSV."""
-        from deepbio.interpret.motif_aggregate import score_motifs
-        from deepbio.interpret.motif_common import _input_adapter
-        from deepbio.interpret.motif_kmers import check_sequences
-        from deepbio.tasks import motif
-        from deepbio.utils import write_csv
+        from deepbio.motif.aggregate import score_motifs
+        from deepbio.motif.common import _input_adapter
+        from deepbio.motif.kmers import check_sequences
+        from deepbio.motif import task as motif
+        from deepbio.core.io import write_csv
 
         self.require()
         ids, sequences = self.sequences(text, upload, demo, data_dir)
@@ -420,9 +420,9 @@ class BindingService(Service):
     files = ("model_fold1.keras", "model.keras", "scratch_model_fold1.keras")
 
     def load(self):
-        from deepbio.models.loading import load_task_model
-        from deepbio.models.multiomic import make_tokenizer
-        from deepbio.tasks import binding_predict
+        from deepbio.core.loading import load_task_model
+        from deepbio.multiomic.builders import make_tokenizer
+        from deepbio.multiomic import binding_predict
 
         self.model = load_task_model(self.path, "binding", binding_predict._binding_model_check)
         self.tokenizer = make_tokenizer()  # as deepbio predict binding
@@ -464,7 +464,7 @@ class BindingService(Service):
 
     def predict(self, text, strand="", complementary="", kind="auto", upload=None):
         """ΔG (`binding_predict.predict_complex_dg`) and the attention map between the molecules."""
-        from deepbio.tasks import binding_predict
+        from deepbio.multiomic import binding_predict
 
         self.require()
         protein, strand, kind, complementary = self.complex(text, strand, complementary, kind,

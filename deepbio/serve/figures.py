@@ -55,7 +55,7 @@ def ptm_profile(frame, label_names, path):
 def ptm_saliency(matrix, row_labels, window, path, title, colorbar=None):
     """The map of one window: through the run's `plot_saliency_heatmap` (saliency), or drawn
     here with ``colorbar`` as the colour scale's label (substitution importance)."""
-    from deepbio.interpret import plot_saliency_heatmap
+    from deepbio.interpret.saliency import plot_saliency_heatmap
 
     ticks = [f"{p}\n{r}" if p % 4 == 0 else r for p, r in zip(range(-24, 25), window)]
     xlabel = "position relative to the central K (residue below)"
@@ -92,7 +92,7 @@ def rna_profile(frame, names, path):
 
 def rna_logo(attributions, X, out_dir, name, flank):
     """The ISM logo of one window, through the run's `plot_ism`; returns the logo PNG."""
-    from deepbio.interpret import plot_ism
+    from deepbio.interpret.ism import plot_ism
 
     with PLOT_LOCK:
         files = plot_ism(attributions, X, out_dir, name, flank=flank)
@@ -103,8 +103,8 @@ def motif_scatter(table, path, seed=0):
     """The AF / SCS rank scatter, through the motif task's `plot_scores`."""
     from pathlib import Path
 
-    from deepbio.tasks.motif import plot_scores
-    from deepbio.utils import save_figure
+    from deepbio.motif.task import plot_scores
+    from deepbio.core.io import save_figure
 
     class _Folder:  # the one RunFolder method plot_scores uses
         @staticmethod

@@ -43,11 +43,11 @@ def main(argv=None):
 
     import keras
 
-    from deepbio.data.pronab import load_pronab, protein_grouped_folds, subset_complexes
+    from deepbio.multiomic.pronab import load_pronab, protein_grouped_folds, subset_complexes
     from deepbio.metrics import regression_metrics
-    from deepbio.models.multiomic import build_backbone, make_tokenizer
-    from deepbio.tasks import binding
-    from deepbio.training.fine_tuning import encode_complexes, fine_tune
+    from deepbio.multiomic.builders import build_backbone, make_tokenizer
+    from deepbio.multiomic import binding_task as binding
+    from deepbio.multiomic.fine_tuning import encode_complexes, fine_tune
 
     tokenizer = make_tokenizer()
     frame = load_pronab(args.data_dir).frame

@@ -14,8 +14,8 @@ against dinucleotide-shuffled copies.
 
 import argparse
 
-from deepbio.tasks import motif
-from deepbio.tasks.run_folder import run_task
+from deepbio.motif import task as motif
+from deepbio.core.run_folder import run_task
 
 
 def main(argv=None):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepbio.data import fetch
+from deepbio.data.registry import fetch
 from deepbio.presets import resolve_model
-from deepbio.tasks import ptm
+from deepbio.ptm import task as ptm
 
 PROTEINS = ("P04637", "P09429", "P25490")  # p53, HMGB1, YY1 (all in ProNAB)
 NAMES = ("acetylation", "crotonylation", "methylation", "succinylation")

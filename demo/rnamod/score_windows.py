@@ -18,10 +18,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from deepbio.data.rnamod import load_rnamod, one_hot_rna
-from deepbio.interpret import ism_importance, plot_ism, saturation_mutagenesis
-from deepbio.tasks import rnamod
-from deepbio.training.rnamod import train_model
+from deepbio.rnamod.data import load_rnamod, one_hot_rna
+from deepbio.interpret.ism import ism_importance, plot_ism, saturation_mutagenesis
+from deepbio.rnamod import task as rnamod
+from deepbio.rnamod.training import train_model
 
 
 def quick_model(modification, data_dir, length, windows=600, epochs=2, seed=0):

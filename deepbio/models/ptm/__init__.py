@@ -1,2 +1,0 @@
-from deepbio.models.ptm.ptm_classifier import PTMClassifier
-from deepbio.models.ptm.sequence_model import PlattScaling

@@ -1,0 +1,560 @@
+"""``--task binding``: ProNAB ΔG of protein / nucleic-acid complexes, after OmniBioTE (arXiv:2408.16245).
+
+ProNAB ΔG regression under protein-grouped k-fold cross-validation, with and
+without a pre-trained multi-omic backbone (pre-trained in the run by
+`deepbio.multiomic.pretrain_task` unless one is given), beside a k-mer composition +
+ridge baseline fitted on the same training folds (`deepbio.baselines`), and
+OmniBioTE's JASPAR specificity test on each fold's held-out proteins
+(`deepbio.multiomic.binding_specificity`).
+
+Per-protein work is shared: in the CPU profile the backbone isolates the
+protein segment (its tokens attend only to the protein), so a protein's
+keys and values at every layer are computed once per batch for all of its
+nucleic-acid partners (`MultiomicBackbone.encode_shared_prefix`, exact), and
+batches are packed protein by protein (`deepbio.multiomic.fine_tuning`). The
+``gpu`` profile (``paper_profile``) keeps OmniBioTE's full attention and
+trains on plain padded batches.
+
+This module also holds the command line of ``--task pretrain`` and
+``--task binding`` (``add_arguments``, ``cli_main``).
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from deepbio.baselines import kmer_features, ridge_baseline
+from deepbio.multiomic.pronab import load_pronab, protein_grouped_folds, subset_complexes
+from deepbio.multiomic.binding_specificity import (jaspar_queries, jaspar_sites, query_complexes,
+                                                   summarize_jaspar)
+from deepbio.metrics import regression_metrics
+from deepbio.core.task import CrossValidationConfig, Task, TrainingConfig, option
+from deepbio.multiomic.pretrain_task import (BackboneConfig, PretrainConfig, paper_pretraining,
+                                             pretrain)
+from deepbio.multiomic.binding_predict import predict_pairs
+from deepbio.core.io import write_csv
+
+TARGET = {"pearson_r": 0.41, "mae": 1.56,
+          "source": "OmniBioTE-XL (2.3 B parameters, 250 B pre-training tokens), protein-grouped "
+                    "10-fold CV on ProNAB (arXiv:2408.16245)"}
+
+
+@dataclasses.dataclass
+class BindingConfig(CrossValidationConfig, BackboneConfig, TrainingConfig):
+    """ProNAB ΔG cross-validation parameters (saved to ``params.json``); see `option` help texts.
+
+    The backbone fields (`BackboneConfig`) size the runs without a
+    pre-trained backbone (a pre-trained one brings its own; the in-run
+    pre-training uses ``pretraining``'s). Fine-tuning follows a fixed
+    schedule (as OmniBioTE): ``epochs`` epochs of AdamW, ``learning_rate``
+    peak for the transformer blocks. ``protocol`` chooses the data and folds
+    (`run_pipeline`); ``similarity_threshold`` and ``single_omic_controls``
+    apply to the ``paper`` protocol only.
+    """
+
+    epochs: int = 6
+    folds: int = 10
+    backbone: str = option(None, "a pre-trained backbone.keras to fine-tune (default: pre-train "
+                                 "one in the run)", metavar="BACKBONE.keras")
+    max_protein_length: int = option(512, "residues kept per protein (the first ones)", minimum=8)
+    embedding_learning_rate: float = option(None, "learning rate of the embeddings (default "
+                                                  "--learning-rate; OmniBioTE 1e-3)", minimum=1e-12)
+    head_learning_rate: float = option(None, "learning rate of the ΔG head (default "
+                                             "--learning-rate; OmniBioTE 1e-2)", minimum=1e-12)
+    weight_decay: float = option(0.01, "AdamW weight decay", minimum=0)
+    warmup_fraction: float = option(0.05, "fraction of the steps of linear warm-up", minimum=0,
+                                    maximum=1)
+    pretrain: bool = option(True, "pre-train a backbone in the run when --backbone is not given")
+    scratch_comparison: bool = option(True, "also fine-tune a randomly initialised backbone on "
+                                            "the same folds")
+    jaspar: bool = option(True, "JASPAR specificity test (ΔΔG of consensus sites and mutants)")
+    jaspar_replicates: int = option(8, "mutants per JASPAR consensus site", minimum=1)
+    jaspar_mutation_rate: float = option(0.05, "per-base substitution probability of the mutants",
+                                         minimum=0.001, maximum=1)
+    max_complexes: int = option(None, "use whole proteins until this many complexes (quick runs)",
+                                minimum=10)
+    protocol: str = option("merged", "ProNAB protocol: 'merged' (repeated measurements of a complex "
+                                     "merged, grouped k-fold) or 'paper' (OmniBioTE's: one ΔG per "
+                                     "measurement, proteins dealt to folds in turn, proteins with "
+                                     "a BLOSUM62 score above --similarity-threshold to another "
+                                     "kept in every training side)", choices=("merged", "paper"))
+    similarity_threshold: float = option(1.5, "paper protocol: BLOSUM62 global-alignment score per "
+                                              "residue of the longer protein above which a protein "
+                                              "is train-only (OmniBioTE 1.5; identical ≈ 5.2)",
+                                         minimum=0)
+    single_omic_controls: bool = option(True, "paper protocol: also fine-tune on the protein alone "
+                                              "and on the nucleic acid alone (input ablations)")
+    pretraining: PretrainConfig = option(default_factory=PretrainConfig, cli=False,
+                                         help="the in-run pre-training")
+
+
+def paper_profile():
+    """OmniBioTE's sizes and schedule, for a GPU (documented; not run on CPU).
+
+    XL backbone (24 × 3072, μP attention scale), full attention, proteins up
+    to 1000 residues; fine-tuning 32 epochs, 256 complexes per step, AdamW
+    1e-4 (embeddings 1e-3, head 1e-2) with 5 % warm-up (``evals/pronab.py``).
+    OmniBioTE pre-trained on ~250 B tokens (GenBank + UniRef100, 1024-token
+    context, dropout 0.05, μP base lr 0.01); the ``pretraining`` here keeps
+    that lr / dropout / context and is meant to be run far longer than the
+    local corpus allows (``--pretrain-epochs``).
+    """
+    return BindingConfig(
+        preset="xl", isolate_protein=False, max_protein_length=1000, epochs=32, batch_size=256,
+        learning_rate=1e-4, embedding_learning_rate=1e-3, head_learning_rate=1e-2,
+        weight_decay=0.01, warmup_fraction=0.05, dropout=0.0,
+        pretraining=paper_pretraining())
+
+
+PROFILES = {"cpu": BindingConfig, "gpu": paper_profile}
+
+
+# ---------------------------------------------------------------------------------------------
+# The binding pipeline
+# ---------------------------------------------------------------------------------------------
+def _pooled(frame, column):
+    return regression_metrics(frame["dg"], frame[column])
+
+
+PAPER_COUNTS = {"proteins_after_filter": 850, "complexes_after_filter": 15994, "cv_proteins": 752,
+                "cv_interactions": 12282,
+                "source": "arXiv:2408.16245 (ProNAB release used by the authors)"}
+SIMILARITY_DEFINITION = ("Needleman–Wunsch global alignment under BLOSUM62, gap open −10, extend "
+                         "−0.5, end gaps charged (Biopython PairwiseAligner), score divided by "
+                         "the longer protein's length; identical proteins score their mean "
+                         "BLOSUM62 diagonal (≈ 5.2)")
+
+
+def _ablated(encoded, kind, tokenizer):
+    """A copy of `EncodedComplexes` with the protein (``nucleic_acid_only``) or the nucleic acid left out."""
+    from deepbio.multiomic.fine_tuning import EncodedComplexes
+
+    if kind == "protein_only":
+        return EncodedComplexes(encoded.protein, [[free[0]] for free in encoded.free],
+                                encoded.groups)
+    empty = tokenizer.empty_protein() if hasattr(tokenizer, "empty_protein") else [
+        tokenizer.tag_ids["protein"], tokenizer.eos_id]
+    return EncodedComplexes({g: list(empty) for g in encoded.protein}, encoded.free, encoded.groups)
+
+
+def _paper_folds(config, frame, verbose):
+    """Similarity, train-only proteins and folds of the paper protocol, with their counts."""
+    from deepbio.multiomic.pronab import blosum62_similarity, paper_folds
+
+    proteins = frame.groupby("group", sort=True)["protein"].first()
+    if verbose:
+        print(f"BLOSUM62 similarity of {len(proteins)} proteins (cached after the first run) …",
+              flush=True)
+    similarity = blosum62_similarity(proteins.tolist(), config.similarity_threshold)
+    train_only = set(proteins.index[similarity["similar"]].tolist())
+    folds, fold_of = paper_folds(frame, config.folds, config.seed, train_only)
+    cross = fold_of > 0
+    block = {"name": "paper", "similarity": {
+        "definition": SIMILARITY_DEFINITION, "threshold": config.similarity_threshold,
+        "similar_proteins": int(similarity["similar"].sum()),
+        "pairs_above_threshold": int(len(similarity["pairs"])),
+        "pairs_scored": int(similarity["scored_pairs"]),
+        "pairs_ruled_out_by_bound": int(similarity["pruned_pairs"]),
+        "seconds": float(similarity["seconds"])},
+        "cv_proteins": int(frame["group"][cross].nunique()), "cv_interactions": int(cross.sum()),
+        "train_only_proteins": len(train_only), "train_only_interactions": int((~cross).sum()),
+        "paper": PAPER_COUNTS}
+    return folds, fold_of, block
+
+
+def _fold_mean(fold_reports, arms):
+    """Mean over folds of each arm's r, ρ and MAE (None where no fold has a value)."""
+    result = {}
+    for arm in arms:
+        result[arm] = {}
+        for metric in ("pearson_r", "spearman_rho", "mae"):
+            values = [f[arm][metric] for f in fold_reports if f[arm][metric] is not None]
+            result[arm][metric] = float(np.mean(values)) if values else None
+    return result
+
+
+def run_pipeline(config, folder, train_only=False):
+    """ProNAB ΔG: pre-training (if needed), grouped CV of each arm, baselines, JASPAR test.
+
+    Two protocols (``config.protocol``):
+
+    - ``merged`` (deepbio's default): `load_pronab` (repeated measurements
+      of one complex merged into their mean), `protein_grouped_folds`
+      (scikit-learn's shuffled `GroupKFold` by protein sequence);
+    - ``paper`` (OmniBioTE's, arXiv:2408.16245): `load_pronab_measurements`
+      (one ΔG per measurement; only the 20 standard residues and A, C, G,
+      T, U), every protein whose BLOSUM62 score with another exceeds
+      ``config.similarity_threshold`` (`blosum62_similarity`) kept in the
+      training side of every fold, the others dealt to the folds in turn
+      (`paper_folds`); with ``config.single_omic_controls``, two more arms
+      fine-tune the main backbone on the protein alone (``protein_only``)
+      and on the nucleic acid alone (``nucleic_acid_only``). These are input
+      ablations: upstream's single-omic controls (``evals/pronab-unimodal.py``)
+      instead pair two single-omic pre-trained encoders, not done here.
+
+    Both report pooled out-of-fold metrics (``overall``, over the
+    cross-validated rows), per-fold metrics of every arm and baseline
+    (``folds``) and their mean over folds (``fold_mean``, how the paper's
+    r 0.41 / MAE 1.56 kcal/mol are computed), beside the k-mer ridge and
+    the training-fold mean fitted on each fold's training side.
+
+    With ``config.backbone`` a converted OmniBioTE checkpoint (a
+    ``tokenizer.json`` of `OmniBioTETokenizer` beside it), complexes are
+    encoded with that tokenizer (`deepbio.multiomic.finetune_task.backbone_tokenizer`)
+    and the backbone keeps
+    full attention.
+
+    Writes ``report.json``, ``params.json``, ``predictions.csv`` (every
+    complex's out-of-fold predictions; train-only rows have fold 0 and no
+    prediction), ``folds.csv``, ``jaspar.csv``, ``predicted_vs_measured.png``,
+    ``model_fold1.keras`` (and ``scratch_model_fold1.keras``), ``pretrain/``
+    when pre-training ran, ``tokenizer.json``. With ``train_only``
+    (``train.py``): no CV; one model on every complex (``model.keras``).
+
+    Args:
+        config: `BindingConfig`; ``config.backbone``: an optional pre-trained
+            ``.keras`` backbone (or a task model holding one); when None and
+            ``config.pretrain``, one is pre-trained here with
+            ``config.pretraining``.
+        folder: `deepbio.core.run_folder.RunFolder`.
+        train_only: bool.
+
+    Returns:
+        The report dict.
+
+    Raises:
+        FileNotFoundError: a missing backbone or data file.
+        ValueError: a bad backbone or tokenizer file, or too few proteins for
+            ``config.folds``.
+    """
+    import time
+
+    from deepbio.multiomic.pronab import load_pronab_measurements
+    from deepbio.multiomic.backbone import MultiomicBackbone
+    from deepbio.multiomic.builders import build_backbone, load_backbone
+    from deepbio.multiomic.finetune_task import backbone_tokenizer
+    from deepbio.multiomic.fine_tuning import encode_complexes, fine_tune
+
+    seconds = {}
+    verbose, data_dir, backbone_path = folder.verbose, folder.data_dir, config.backbone
+    paper = config.protocol == "paper"
+    tokenizer, converted = backbone_tokenizer(backbone_path)
+    data = (load_pronab_measurements if paper else load_pronab)(data_dir)
+    pretrained = load_backbone(backbone_path) if backbone_path else None
+    if converted and pretrained.vocabulary_size != tokenizer.vocabulary_size:
+        raise ValueError(f"{backbone_path}: a {pretrained.vocabulary_size}-token backbone but its "
+                         f"tokenizer.json has {tokenizer.vocabulary_size} tokens")
+    isolate = config.isolate_protein and not converted
+    folder.write_params()
+    tokenizer.save(folder.file("tokenizer.json"))
+
+    frame = subset_complexes(data.frame, config.max_complexes, config.seed)
+    dg = frame["dg"].to_numpy(np.float64)
+    encoded = encode_complexes(frame, tokenizer, config.max_protein_length)
+
+    report = {"task": "binding", "protocol": {"name": config.protocol},
+              "data": {**data.counts, "used_complexes": len(frame),
+                       "used_proteins": int(frame["group"].nunique())}}
+    if converted:
+        report["tokenizer"] = f"OmniBioTE ({tokenizer.tokenizer.mode}) from {backbone_path}"
+    t = time.perf_counter()
+    if pretrained is None and config.pretrain:
+        pretrained, pretraining_report = folder.checkpointed("pretrain", lambda: pretrain(
+            config.pretraining, folder.subfolder("pretrain", "pretrain", config.pretraining)))
+        report["pretraining"] = {k: pretraining_report[k] for k in
+                                 ("heldout", "unigram_baseline", "steps", "tokens_seen",
+                                  "parameters", "seconds")}
+    seconds["pretraining"] = round(time.perf_counter() - t, 1)
+    tags = list(tokenizer.tag_ids.values())
+    arms = {}
+    if pretrained is not None:
+        arms["pretrained"] = lambda: pretrained.with_isolation(
+            tokenizer.tag_ids["protein"] if isolate else None, tags)
+    if config.scratch_comparison or pretrained is None:
+        def scratch():
+            if pretrained is None:
+                return build_backbone(config, tokenizer)
+            return MultiomicBackbone.from_config({
+                **pretrained.get_config(), "segment_token_ids": tags, "rotary_table_length": None,
+                "isolated_segment_token_id": tokenizer.tag_ids["protein"] if isolate else None})
+        arms["scratch"] = scratch
+    sources = {arm: encoded for arm in arms}
+    if paper and config.single_omic_controls and not train_only:
+        main = arms[next(iter(arms))]
+        for kind in ("protein_only", "nucleic_acid_only"):
+            arms[kind], sources[kind] = main, _ablated(encoded, kind, tokenizer)
+
+    if train_only:
+        t = time.perf_counter()
+        name = next(iter(arms))
+        def final():  # the model and its history (the prediction closure does not pickle)
+            model, _, history = fine_tune(arms[name](), encoded, dg, np.arange(len(frame)), config,
+                                          tokenizer, verbose, f"{name} (all complexes)")
+            return model, history
+
+        model, history = folder.checkpointed("final", final)
+        folder.save_model(model, "model.keras")
+        seconds["train"] = round(time.perf_counter() - t, 1)
+        report.update({"arm": name, "history": history, "seconds": seconds})
+        return folder.write_report(report)
+
+    t = time.perf_counter()
+    if paper:
+        folds, fold_of, report["protocol"] = _paper_folds(config, frame, verbose)
+    else:
+        folds = protein_grouped_folds(frame["group"].to_numpy(), config.folds, config.seed)
+        fold_of = np.zeros(len(frame), np.int32)
+        for number, (_, test) in enumerate(folds, 1):
+            fold_of[test] = number
+    seconds["folds"] = round(time.perf_counter() - t, 1)
+    folder.write_csv(frame[["accession", "nucleic_acid", "type", "complementary", "dg"]]
+                     .assign(fold=fold_of), "folds.csv")
+
+    if config.jaspar:
+        t = time.perf_counter()
+        present = {a: p for a, p in data.accession_proteins.items() if p in set(frame["protein"])}
+        sites = jaspar_sites(present)
+        queries = jaspar_queries(sites, config.jaspar_replicates, config.jaspar_mutation_rate,
+                                 config.seed)
+        group_of_protein = dict(zip(frame["protein"], frame["group"]))
+        query_frame = query_complexes(sites, queries, group_of_protein)
+        query_encoded = encode_complexes(query_frame, tokenizer, config.max_protein_length)
+        fold_of_group = dict(zip(frame["group"], fold_of))
+        query_fold = query_frame["group"].map(fold_of_group).to_numpy()
+        query_predictions = {}
+        seconds["jaspar_setup"] = round(time.perf_counter() - t, 1)
+
+    predictions = frame[["accession", "protein_name", "nucleic_acid", "type", "complementary",
+                         "dg", "n_entries"]].copy()
+    predictions.insert(0, "fold", fold_of)
+    ridge_features = kmer_features(frame)
+    query_features = kmer_features(query_frame) if config.jaspar else None
+    fold_reports = []
+    jaspar_arms = [arm for arm in ["ridge", *arms] if arm not in ("protein_only",
+                                                                    "nucleic_acid_only")]
+    for arm in ["ridge", "training_mean", *arms]:
+        predictions[arm] = np.nan
+        if config.jaspar and arm in jaspar_arms:  # a constant predicts no ΔΔG
+            query_predictions[arm] = np.full(len(query_frame), np.nan)
+    seconds.update({arm: 0.0 for arm in ["ridge", *arms]})
+    for number, (train, test) in enumerate(tqdm(folds, desc="CV folds", unit="fold",
+                                                disable=verbose == 0), 1):
+        fold_start = time.perf_counter()
+        block = {"fold": number, "n_train": int(len(train)), "n_test": int(len(test)),
+                 "test_proteins": int(frame["group"].iloc[test].nunique())}
+        in_fold = np.flatnonzero(query_fold == number) if config.jaspar else np.zeros(0, int)
+        t = time.perf_counter()
+        ridge = ridge_baseline().fit(ridge_features[train], dg[train])
+        predictions.loc[test, "ridge"] = ridge.predict(ridge_features[test])
+        predictions.loc[test, "training_mean"] = dg[train].mean()
+        if len(in_fold):
+            query_predictions["ridge"][in_fold] = ridge.predict(query_features[in_fold])
+        seconds["ridge"] += time.perf_counter() - t
+        for arm, make in arms.items():
+            t = time.perf_counter()
+            keep = number == 1 and arm in ("pretrained", "scratch")
+
+            def unit(make=make, arm=arm, train=train, test=test, in_fold=in_fold, keep=keep,
+                     number=number):
+                model, predict_fn, history = fine_tune(make(), sources[arm], dg, train, config,
+                                                       tokenizer, verbose, f"fold {number} {arm}")
+                query = (predict_fn(in_fold, query_encoded)
+                         if len(in_fold) and arm in jaspar_arms else None)
+                return {"test": predict_fn(test), "query": query, "history": history,
+                        "model": model if keep else None}
+
+            done = folder.checkpointed(f"fold{number}_{arm}", unit)
+            predictions.loc[test, arm] = done["test"]
+            if done["query"] is not None:
+                query_predictions[arm][in_fold] = done["query"]
+            block[f"{arm}_history"] = done["history"]
+            if keep:
+                name = "model_fold1.keras" if arm == "pretrained" else f"{arm}_model_fold1.keras"
+                folder.save_model(done["model"], name)
+            seconds[arm] += time.perf_counter() - t
+        subset = predictions.iloc[test]
+        for arm in ["ridge", "training_mean", *arms]:
+            block[arm] = regression_metrics(subset["dg"], subset[arm])
+        block["seconds"] = round(time.perf_counter() - fold_start, 1)
+        fold_reports.append(block)
+        if verbose:
+            line = ", ".join(f"{arm} r={block[arm]['pearson_r'] or float('nan'):.3f} "
+                             f"MAE={block[arm]['mae']:.3f}" for arm in [*arms, "ridge"])
+            print(f"fold {number}: {line} ({block['seconds']:.0f} s)", flush=True)
+        folder.write_csv(predictions, "predictions.csv")
+
+    tested = predictions[predictions["fold"] > 0]
+    main_arm = "pretrained" if "pretrained" in arms else "scratch"
+    report["arms"] = list(arms)
+    report["folds"] = fold_reports
+    report["overall"] = _pooled(tested, main_arm)
+    report["overall"]["arm"] = main_arm
+    report["fold_mean"] = _fold_mean(fold_reports, [*arms, "ridge", "training_mean"])
+    if "scratch" in arms:
+        report["without_pretraining"] = _pooled(tested, "scratch")
+    for kind in ("protein_only", "nucleic_acid_only"):
+        if kind in arms:
+            report.setdefault("single_omic_controls", {"arm": main_arm, "note": (
+                "input ablations of the main arm (the other part left out); upstream's controls "
+                "pair two single-omic pre-trained encoders (evals/pronab-unimodal.py), not run "
+                "here")})[kind] = _pooled(tested, kind)
+    if "pretrained" in arms and "scratch" in arms:
+        report["pretraining_effect"] = {
+            "delta_pearson_r": report["overall"]["pearson_r"] - report["without_pretraining"]["pearson_r"],
+            "delta_mae": report["overall"]["mae"] - report["without_pretraining"]["mae"]}
+    report["baseline"] = {"kmer_ridge": _pooled(tested, "ridge"),
+                          "training_mean": _pooled(tested, "training_mean")}
+    report["target"] = TARGET
+    if config.jaspar:
+        jaspar_rows = query_frame[["accession", "nucleic_acid"]].rename(
+            columns={"nucleic_acid": "site"}).assign(
+            matrix_id=sites["matrix_id"].to_numpy()[queries["site_index"]],
+            name=sites["name"].to_numpy()[queries["site_index"]],
+            kind=queries["kind"].to_numpy(), fold=query_fold)
+        for arm, values in query_predictions.items():
+            jaspar_rows[f"dg_{arm}"] = values
+        folder.write_csv(jaspar_rows, "jaspar.csv")
+        jaspar_block = {"release": "JASPAR2026", "collection": "CORE",
+                        "matrices": int(sites["matrix_id"].nunique()),
+                        "proteins": int(sites["protein"].nunique()),
+                        "mutants_per_site": config.jaspar_replicates,
+                        "mutation_rate": config.jaspar_mutation_rate}
+        for arm, values in query_predictions.items():  # train-only proteins are not tested
+            done = np.isfinite(values)
+            jaspar_block[arm] = summarize_jaspar(queries[done], values[done])
+        report["jaspar"] = jaspar_block
+    _plot_scatter(tested, [*arms, "ridge"], folder)
+    seconds = {k: round(v, 1) for k, v in seconds.items()}
+    report["seconds"] = seconds
+    return folder.write_report(report)
+
+
+def _plot_scatter(predictions, arms, folder, name="predicted_vs_measured"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 4.2), squeeze=False)
+    lo, hi = predictions["dg"].min() - 0.5, predictions["dg"].max() + 0.5
+    for ax, arm in zip(axes[0], arms):
+        m = regression_metrics(predictions["dg"], predictions[arm])
+        ax.scatter(predictions["dg"], predictions[arm], s=5, alpha=0.4)
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured ΔG (kcal/mol)")
+        ax.set_ylabel("predicted ΔG (kcal/mol)")
+        r = m["pearson_r"]
+        ax.set_title(f"{arm}: r={r if r is None else round(r, 3)}, MAE={m['mae']:.2f}")
+    fig.suptitle("ProNAB, protein-grouped CV (out-of-fold predictions)")
+    fig.tight_layout()
+    folder.save_figure(fig, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+SIZE_FIELDS = ("preset", "hidden_dim", "num_heads", "num_layers", "intermediate_dim",
+               "attention_scale", "isolate_protein")
+
+
+class BindingTask(Task):
+    """``deepbio run binding``: ProNAB ΔG with the multi-omic transformer."""
+
+    name = "binding"
+    brief = 'protein–nucleic-acid binding ΔG (kcal/mol) with the multi-omic transformer, after OmniBioTE'
+    rank = 50
+    multi_worker = True
+    keras_modules = ('deepbio.multiomic.backbone', 'deepbio.multiomic.masked_lm', 'deepbio.multiomic.heads', 'deepbio.multiomic.binding_model')
+    tiny_flags = ('--max-complexes', '40', '--folds', '2', '--epochs', '1', '--pretrain-epochs', '1', '--max-per-source', '20', '--crop-length', '32', '--no-jaspar')  # the tests' shared tiny run (seconds on 2 cores)
+    config_class = BindingConfig
+    description = ("Protein–nucleic-acid binding ΔG (kcal/mol) after OmniBioTE: an in-run "
+                   "masked-LM pre-trained backbone (or --backbone) fine-tuned on ProNAB under "
+                   "10-fold cross-validation grouped by protein, with and without pre-training, "
+                   "beside a k-mer ridge baseline and the training-fold mean, and the JASPAR "
+                   "specificity test (ΔΔG of consensus sites and mutants).")
+    example = ("deepbio run binding --max-complexes 300 --folds 2 --epochs 1 --pretrain-epochs 1\n"
+               "deepbio predict binding --model runs/binding/model_fold1.keras --input pairs.csv")
+    profiles = {"cpu": BindingConfig, "gpu": paper_profile}
+    predict_input = "CSV with columns protein, nucleic_acid, type (DNA/RNA)[, complementary]"
+
+    def add_arguments(self, parser, mode):
+        if mode in ("run", "train"):
+            group = parser.add_argument_group("in-run pre-training")
+            group.add_argument("--pretrain-epochs", type=int, metavar="N",
+                               help="epochs of the in-run pre-training (default 8)")
+            group.add_argument("--crop-length", type=int, metavar="N",
+                               help="pre-training crop, content tokens (default 128)")
+            group.add_argument("--max-per-source", type=int, metavar="N",
+                               help="pre-training sequences per source, 0 = all (default 6000)")
+            group.add_argument("--full-attention", action="store_true",
+                               help="same as --no-isolate-protein")
+        if mode == "predict":
+            parser.add_argument("--max-protein-length", type=int, default=None, metavar="N",
+                                help="residues kept per protein (default: all)")
+
+    def apply_arguments(self, config, args, mode):
+        if getattr(args, "full_attention", False):
+            config = dataclasses.replace(config, isolate_protein=False)
+        pre = {name: getattr(config, name) for name in SIZE_FIELDS
+               if hasattr(args, name) or (name == "isolate_protein" and args.full_attention)}
+        for name in ("seed", "mixed_precision", "deterministic", "strategy", "cpu_replicas",
+                     "jit_compile"):  # run-wide settings the in-run pre-training shares
+            pre[name] = getattr(config, name)
+        for flag, name in (("pretrain_epochs", "epochs"), ("crop_length", "crop_length")):
+            if getattr(args, flag, None) is not None:
+                pre[name] = getattr(args, flag)
+        if getattr(args, "max_per_source", None) is not None:
+            pre["max_per_source"] = args.max_per_source or None
+        return dataclasses.replace(config, pretraining=dataclasses.replace(config.pretraining, **pre))
+
+    def run(self, config, folder):
+        return run_pipeline(config, folder)
+
+    def train(self, config, folder):
+        return run_pipeline(config, folder, train_only=True)
+
+    def predict(self, model_path, input_path, output_path, args):
+        from deepbio.core.predict_stream import shard_label
+
+        shard = getattr(args, "shard", None)
+        done = predict_pairs(model_path, input_path, output_path, args.max_protein_length,
+                             getattr(args, "chunk_size", None), shard, getattr(args, "verbose", 0))
+        return f"{done.rows} complexes{shard_label(shard)} → {output_path}"
+
+    def summary(self, report):
+        if "overall" not in report:
+            return [f"model ({report['arm']}) → model.keras; seconds: {json.dumps(report['seconds'])}"]
+        lines = []
+        for name, block in [("overall (" + report["overall"]["arm"] + ")", report["overall"]),
+                            ("without pre-training", report.get("without_pretraining")),
+                            ("k-mer ridge baseline", report["baseline"]["kmer_ridge"]),
+                            ("training-mean baseline", report["baseline"]["training_mean"])]:
+            if block:
+                r, rho = block["pearson_r"], block["spearman_rho"]
+                lines.append(f"{name}: pearson_r={'n/a' if r is None else f'{r:.4f}'} "
+                             f"spearman_rho={'n/a' if rho is None else f'{rho:.4f}'} "
+                             f"mae={block['mae']:.4f}")
+        for arm in report["arms"] + ["ridge"]:
+            j = (report.get("jaspar") or {}).get(arm)
+            if j:
+                lines.append(f"JASPAR {arm}: {j['sites']} sites, mean ΔΔG {j['mean_ddg']:+.3f} "
+                             f"kcal/mol, {100 * j['fraction_weaker']:.1f}% of mutants weaker")
+        paper = report.get("protocol", {}).get("name") == "paper"
+        if paper:
+            for arm, block in report["fold_mean"].items():
+                r = block["pearson_r"]
+                lines.append(f"fold mean {arm}: pearson_r={'n/a' if r is None else f'{r:.4f}'} "
+                             f"mae={block['mae']:.4f}")
+        lines.append(f"OmniBioTE-XL (paper, fold mean{'' if paper else ', another protocol'}): r "
+                     f"{TARGET['pearson_r']}, MAE {TARGET['mae']}; seconds: "
+                     f"{json.dumps(report['seconds'])}")
+        return lines
+
+
+TASK = BindingTask()

@@ -1,1 +1,0 @@
-"""Task pipelines called by ``main.py`` and ``train.py`` (one module per task)."""

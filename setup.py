@@ -35,7 +35,7 @@ setup(
     # real browser with Selenium (system Chromium, see .ci/run).
     extras_require={"convert": [], "web": ["gradio>=6", "gradio_client>=2"],
                     "test": ["pytest>=8", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
-                             "selenium>=4.10", "snakemake>=8"]},
+                             "selenium>=4.10", "snakemake>=8", "import-linter>=2.1"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

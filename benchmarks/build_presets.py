@@ -193,6 +193,7 @@ def _pinned_input(task, folder):
 
 
 def main(argv=None):
+    from deepbio import cli
     from deepbio.presets.build import make_preset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -204,7 +205,7 @@ def main(argv=None):
         spec = dict(SPECS[name], name=name)
         with tempfile.TemporaryDirectory() as folder:
             pinned = _pinned_input(spec["task"], Path(folder))
-            target = make_preset(spec, Path(args.runs) / name, pinned)
+            target = make_preset(spec, Path(args.runs) / name, pinned, cli.main)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         print(f"{name}: {target} ({size / 1e6:.2f} MB)")
     return 0

@@ -5,9 +5,10 @@
 * masked-LM pre-training (OmniBioTE): `unigram_baseline`, per-modality
   token frequencies scored on the held-out masked tokens;
 * RNA modification (VQ-RNA): `kmer_baseline`, k-mer counts + logistic
-  regression;
-* PTM (OmniK-PTM): `always_a_baseline`, the answer "acetylation only" for
-  every window (the majority label combination).
+  regression.
+
+The PTM baseline (the answer "acetylation only" for every window) is scored
+like the PTM model, so it lives with it (`deepbio.ptm.protocol.always_a_baseline`).
 """
 
 import numpy as np
@@ -92,31 +93,12 @@ def kmer_baseline(train, others, length=51, k_max=4, seed=0):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from deepbio.rnamod.data import centre_crop
+    def crop(data):  # the central min(length, len) characters: the site stays central
+        return [s[len(s) // 2 - min(length, len(s)) // 2:][:min(length, len(s))]
+                for s in data.sequences]
 
-    crop = lambda data: [centre_crop(s, min(length, len(s))) for s in data.sequences]  # noqa: E731
     pipeline = make_pipeline(
         CountVectorizer(analyzer="char", ngram_range=(1, k_max), lowercase=False),
         LogisticRegression(C=0.1, max_iter=3000, random_state=seed))
     pipeline.fit(crop(train), train.labels)
     return [pipeline.predict_proba(crop(d))[:, 1] if d is not None else None for d in others]
-
-
-# ---------------------------------------------------------------------------------------------
-# PTM
-# ---------------------------------------------------------------------------------------------
-def always_a_baseline(labels, classes):
-    """The trivial answer "acetylation only" for every window, scored like the model.
-
-    Args:
-        labels: int array (n, 4), columns a, c, m, s.
-        classes: int array (n,), the label-combination codes 1..11.
-
-    Returns:
-        The metric block of `deepbio.ptm.training.evaluate`.
-    """
-    from deepbio.ptm.training import evaluate
-
-    probabilities = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]]), (len(labels), 1))
-    return evaluate(labels, classes, probabilities, np.full(4, 0.5))
-

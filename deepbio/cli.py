@@ -439,7 +439,7 @@ def _execute(args):
     if args.mode == "serve":
         return _serve(args)
     if args.mode == "presets":
-        return presets_command.run(args, quiet_tensorflow)
+        return presets_command.run(args, quiet_tensorflow, main)
     task = get_task(args.task)
     if args.mode in ("predict", "interpret"):
         from deepbio.presets import resolve_model

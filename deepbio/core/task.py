@@ -320,6 +320,8 @@ class Task:
             Keras is imported, so saved models load anywhere).
         tiny_flags: tuple of str, the flags of a tiny run of the task on a
             slice of the real data (seconds on a CPU), which the tests share.
+        web: str or None, ``"module:object"`` naming the task's tab of the
+            web page (`deepbio.serve`); None: no tab.
     """
 
     name = ""
@@ -336,6 +338,7 @@ class Task:
     multi_worker = False
     keras_modules = ()
     tiny_flags = ()
+    web = None
 
     def base_config(self, profile=None):
         """The config of ``profile`` (or the class defaults)."""

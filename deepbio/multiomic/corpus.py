@@ -37,8 +37,6 @@ def pretraining_corpus(data_dir=None, fasta_paths=(), max_per_source=None, seed=
         DataFrame with ``sequence``, ``modality`` ("protein", "DNA", "RNA"),
         ``source``.
     """
-    from deepbio.ptm.data import load_ptm  # the package: the PTM module's name may change
-
     rows = []
     if fasta_paths:
         for path in fasta_paths:
@@ -57,7 +55,7 @@ def pretraining_corpus(data_dir=None, fasta_paths=(), max_per_source=None, seed=
                              .rename(columns={"complementary": "nucleic_acid"})])
         rows += [(s, t, "pronab_nucleic_acid") for s, t in
                  strands.drop_duplicates().itertuples(index=False)]
-        rows += [(w, "protein", "omnik_ptm_train") for w in load_ptm("train", data_dir).windows]
+        rows += [(w, "protein", "omnik_ptm_train") for w in _omnik_ptm_train(data_dir)]
         for entry in files("vqrna/train/") + files("vqrna/valid/"):
             _, sequences = read_fasta(fetch(entry.local_path, data_dir))
             rows += [(s, "RNA", "vqrna_train_valid") for s in sequences]
@@ -81,3 +79,16 @@ def _longest_clean(sequence, alphabet):
     if set(sequence) <= set(alphabet):
         return sequence
     return max(re.findall(f"[{alphabet}]+", sequence) or [""], key=len)
+
+
+def _omnik_ptm_train(data_dir):
+    """OmniK-PTM's training windows (49 residues), in the class order ``(1)`` … ``(11)``.
+
+    Read from the registry directly: the multi-omic method imports no other method.
+    """
+    entries = sorted(files("omnik_ptm/train/"),
+                     key=lambda e: int(re.search(r"\((\d+)\)", e.local_path).group(1)))
+    windows = []
+    for entry in entries:
+        windows += read_fasta(fetch(entry.local_path, data_dir))[1]
+    return windows

@@ -24,23 +24,24 @@ PINNED_INPUTS = {"ptm": "pinned.fasta", "rnamod": "pinned.fasta", "binding": "pi
                  "motif": "pinned.csv"}
 
 
-def _cli(args):
-    """Runs ``deepbio ARGS`` in-process, quietly.
+def _cli(args, main):
+    """Runs ``deepbio ARGS`` in-process, quietly, through ``main`` (`deepbio.cli.main`).
+
+    The command line is passed in by its caller (the presets sit below the
+    command line: importing it here would close an import circle).
 
     Raises:
         ValueError: a non-zero exit status (with the command's error line).
     """
-    from deepbio import cli
-
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        status = cli.main([str(a) for a in args])
+        status = main([str(a) for a in args])
     if status != 0:
         raise ValueError(f"deepbio {' '.join(map(str, args))} failed ({status}): "
                          f"{err.getvalue().strip()[-300:]}")
 
 
-def pinned_predictions(task, model, input_path):
+def pinned_predictions(task, model, input_path, main):
     """The numbers a model gives on a pinned input, as ``deepbio predict`` writes them.
 
     Args:
@@ -69,7 +70,7 @@ def pinned_predictions(task, model, input_path):
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "pinned.csv"
         _cli(["predict", task, "--model", model, "--input", input_path, "--output", output,
-              "--verbose", "0"])
+              "--verbose", "0"], main)
         frame = pd.read_csv(output)
     columns = [c for c in frame.columns
                if c.startswith("p_") or c in ("predicted_dg",) or c.endswith("_probability")]
@@ -99,7 +100,7 @@ def _commit():
         return "unknown"
 
 
-def make_preset(spec, run_folder, pinned_input, destination=None):
+def make_preset(spec, run_folder, pinned_input, main, destination=None):
     """Copies a run's model files into a preset folder and writes ``preset.json`` and ``CARD.md``.
 
     Args:
@@ -128,7 +129,7 @@ def make_preset(spec, run_folder, pinned_input, destination=None):
         files[name] = sha256(target / name)
     pinned_name = PINNED_INPUTS[spec["task"]]
     shutil.copyfile(pinned_input, target / pinned_name)
-    values = pinned_predictions(spec["task"], target, target / pinned_name)
+    values = pinned_predictions(spec["task"], target, target / pinned_name, main)
     meta = {key: spec[key] for key in ("name", "task", "version", "default", "default_modes",
                                        "command", "seed", "headline") if key in spec}
     meta.update(files=files, keras_model=spec.get("keras_model"),
@@ -162,7 +163,7 @@ def card_text(meta, spec, folder):
     return "\n".join(lines)
 
 
-def rebuild(preset, output, data_dir=None, verbose=0):
+def rebuild(preset, output, main, data_dir=None, verbose=0):
     """Retrains ``preset`` with its recorded command into ``output`` and compares its predictions.
 
     Args:
@@ -181,9 +182,9 @@ def rebuild(preset, output, data_dir=None, verbose=0):
     args = [*preset.meta["command"], "--output", output, "--verbose", str(verbose)]
     if data_dir:
         args += ["--data-dir", data_dir]
-    _cli(args)
+    _cli(args, main)
     pinned = preset.path / preset.meta["pinned"]["input"]
-    rebuilt = pinned_predictions(preset.task, output, pinned)
+    rebuilt = pinned_predictions(preset.task, output, pinned, main)
     shipped = np.asarray(preset.meta["pinned"]["predictions"], np.float64)
     difference = float(np.max(np.abs(rebuilt - shipped))) if shipped.size else 0.0
     return {"max_abs_difference": difference, "identical": difference <= 1e-6,

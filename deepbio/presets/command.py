@@ -29,7 +29,7 @@ def add_parser(modes, formatter):
         parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help=argparse.SUPPRESS)
 
 
-def run(args, quiet_tensorflow):
+def run(args, quiet_tensorflow, main):
     """Runs ``deepbio presets``; returns the exit status (errors raise, see `deepbio.cli`)."""
     from deepbio import presets
 
@@ -52,7 +52,7 @@ def run(args, quiet_tensorflow):
 
     check_output_dir(output)
     quiet_tensorflow(show_logs=args.debug)
-    result = rebuild(preset, output, data_dir=args.data_dir, verbose=args.verbose)
+    result = rebuild(preset, output, main, data_dir=args.data_dir, verbose=args.verbose)
     print(f"rebuilt {preset.name} in {output}: pinned predictions max |difference| "
           f"{result['max_abs_difference']:.3g} ({'identical' if result['identical'] else 'differ'}; "
           f"{result['rows']} rows)")

@@ -7,6 +7,7 @@ BLOSUM62 rows and one-hot; see `Feature_extraction_algorithms`.
 import numpy as np
 
 import Feature_extraction_algorithms as fea
+from deepbio.data.fasta import check_ptm_windows
 
 RESIDUE_ENCODERS = ("physicochemical", "blosum62", "one_hot")
 
@@ -116,3 +117,15 @@ _WIDTHS = {"one_hot": 960, "one_hot_centre": 40 * CENTRE, "composition": 21, "re
 def block_width(block):
     """Columns of one `window_features` block for 49-residue windows."""
     return _WIDTHS[block]
+
+
+def encode_windows(windows, ids=None, source="input"):
+    """Validated windows → int32 tokens (n, 49); ``-`` (padding) → 20.
+
+    Raises:
+        ValueError: a window that is not 49 residues of the 20 standard ones
+            centred on K, with ``-`` only as padding at its ends (the message
+            names ``source`` and the record).
+    """
+    check_ptm_windows(windows, ids, source, padding=True)
+    return fea.encode_residues(windows, alphabet=fea.PROTEIN_ALPHABET + "-")

@@ -128,7 +128,7 @@ class KerasPredictor:
         self.objective = objective
 
     def predict_proba(self, windows, batch_size=1024):
-        from deepbio.ptm.task import encode_windows
+        from deepbio.ptm.features import encode_windows
 
         windows = _checked(windows)
         if not windows:
@@ -153,7 +153,7 @@ def decide(predictor, probabilities):
     above (or least below) its threshold, since every window of the benchmark
     carries a PTM; under ``precision=P`` a lysine may get no call.
     """
-    from deepbio.ptm.training import decode
+    from deepbio.ptm.calibration import decode
 
     if str(getattr(predictor, "objective", "exact")).startswith("precision"):
         return (np.asarray(probabilities) >= predictor.thresholds).astype(np.int32)
@@ -219,10 +219,9 @@ def load_ptm_predictor(path):
     if path.suffix.lower() in (".skops", ".joblib", ".pkl", ".pickle"):
         return _load_window_ensemble(path)
     from deepbio.core.loading import load_task_model, model_file
-    from deepbio.ptm.task import _ptm_model_check
 
     path = model_file(path, "ptm")
-    model = load_task_model(path, "ptm", _ptm_model_check)
+    model = load_task_model(path, "ptm", check_ptm_model)
     thresholds, objective = np.full(len(PTM_LABELS), 0.5), "exact"
     threshold_file = path.parent / "thresholds.json"
     if threshold_file.is_file():
@@ -236,3 +235,12 @@ def load_ptm_predictor(path):
             raise ValueError(f"{threshold_file}: not a thresholds file of {len(PTM_LABELS)} "
                              f"values ({error}); delete it to use 0.5 or retrain") from None
     return KerasPredictor(model, thresholds, objective=objective)
+
+
+def check_ptm_model(model):
+    """None when ``model`` is a PTM sequence model (49 residue tokens in), else what does not fit."""
+    shape = tuple(model.inputs[0].shape) if model.inputs else ()
+    if model.name != "ptm_sequence_model" or shape[1:] != (49,):
+        return (f"its input is {shape[1:]} (a PTM model takes 49 residue tokens); "
+                f"train one with 'deepbio train ptm'")
+    return None

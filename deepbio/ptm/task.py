@@ -32,7 +32,8 @@ import numpy as np
 
 import Feature_extraction_algorithms as fea
 from deepbio.ptm.data import PTM_COMBINATIONS, PTM_LABELS, load_ptm
-from deepbio.ptm.features import RESIDUE_ENCODERS
+from deepbio.ptm.features import RESIDUE_ENCODERS, encode_windows  # noqa: F401  (re-exported)
+from deepbio.ptm.predictor import check_ptm_model
 from deepbio.ptm.calibration import CALIBRATIONS
 
 MODEL_TYPES = ("trees", "powerset", "linear", "stack", "network")
@@ -130,20 +131,6 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
                              f"{','.join(RESIDUE_ENCODERS)}")
 
 
-def encode_windows(windows, ids=None, source="input"):
-    """Validated windows → int32 tokens (n, 49); ``-`` (padding) → 20.
-
-    Raises:
-        ValueError: a window that is not 49 residues of the 20 standard ones
-            centred on K, with ``-`` only as padding at its ends (the message
-            names ``source`` and the record).
-    """
-    from deepbio.data.fasta import check_ptm_windows
-
-    check_ptm_windows(windows, ids, source, padding=True)
-    return fea.encode_residues(windows, alphabet=fea.PROTEIN_ALPHABET + "-")
-
-
 def _plot_cv(report, folds, folder):
     import matplotlib
 
@@ -207,7 +194,7 @@ def _pipeline(config, folder, evaluate_test=True):
         ValueError: too few windows for the requested folds, or a bad record
             in the data (named).
     """
-    from deepbio.baselines import always_a_baseline
+    from deepbio.ptm.protocol import always_a_baseline
     from deepbio.ptm import protocol
     from deepbio.ptm.training import evaluate, subset
 
@@ -360,18 +347,10 @@ def saliency_for_fasta(fasta, model_path, output_dir, smooth_samples=20):
 
     ids, windows = read_fasta(fasta)
     tokens = encode_windows(windows, ids, source=str(fasta))
-    model = load_task_model(model_path, "ptm", _ptm_model_check)
+    model = load_task_model(model_path, "ptm", check_ptm_model)
     classifier, inputs = saliency_inputs(model, tokens)
     return saliency_report(classifier, inputs, Path(output_dir), prefix="fasta_",
                            smooth_samples=smooth_samples)
-
-
-def _ptm_model_check(model):
-    shape = tuple(model.inputs[0].shape) if model.inputs else ()
-    if model.name != "ptm_sequence_model" or shape[1:] != (49,):
-        return (f"its input is {shape[1:]} (a PTM model takes 49 residue tokens); "
-                f"train one with 'deepbio train ptm'")
-    return None
 
 
 class PTMTask(Task):

@@ -17,7 +17,8 @@ import Feature_extraction_algorithms as fea
 from deepbio.ptm.data import PTM_LABELS
 from deepbio.metrics import CALIBRATED_KEYS, multilabel_metrics, per_label_metrics
 from deepbio.ptm.model import PTMClassifier
-from deepbio.ptm.calibration import LabelCalibrator, choose_thresholds
+from deepbio.ptm.calibration import (LabelCalibrator, choose_thresholds,  # noqa: F401
+                                    decode, tune_thresholds)  # (re-exported)
 
 
 def pstaap_features(fit_windows, fit_labels, other_windows, cross_fit, seed, n_splits=5):
@@ -56,55 +57,6 @@ def pstaap_features(fit_windows, fit_labels, other_windows, cross_fit, seed, n_s
 def _row_codes(labels):
     """A 1-D code per distinct label row (for stratification)."""
     return np.asarray(labels) @ (1 << np.arange(np.asarray(labels).shape[1]))
-
-
-def decode(probabilities, thresholds):
-    """Turns probabilities into label sets; an empty set gets its top label.
-
-    Every window in this benchmark carries at least one modification, so
-    an empty prediction is always wrong.
-
-    Args:
-        probabilities: float array (n, L).
-        thresholds: float array (L,).
-
-    Returns:
-        int32 array (n, L).
-    """
-    predicted = (probabilities >= thresholds).astype(np.int32)
-    empty = predicted.sum(axis=1) == 0
-    predicted[empty, np.argmax(probabilities[empty] - thresholds, axis=1)] = 1
-    return predicted
-
-
-def tune_thresholds(labels, probabilities, grid=np.linspace(0.05, 0.95, 37), rounds=3):
-    """Per-label thresholds that maximise exact match (Absolute-True).
-
-    Coordinate ascent over ``grid``, starting from 0.5, on data held out of
-    training (the training fold's validation part).
-
-    Args:
-        labels: binary array (n, L).
-        probabilities: float array (n, L).
-
-    Returns:
-        float array (L,).
-    """
-    labels = np.asarray(labels)
-    thresholds = np.full(labels.shape[1], 0.5)
-    best = (decode(probabilities, thresholds) == labels).all(axis=1).mean()
-    for _ in range(rounds):
-        improved = False
-        for j in range(labels.shape[1]):
-            for value in grid:
-                trial = thresholds.copy()
-                trial[j] = value
-                score = (decode(probabilities, trial) == labels).all(axis=1).mean()
-                if score > best + 1e-12:
-                    best, thresholds, improved = score, trial, True
-        if not improved:
-            break
-    return thresholds
 
 
 def build_classifier(config, residue_channels):

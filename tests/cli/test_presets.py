@@ -61,7 +61,8 @@ def test_files_match_their_card(preset):
 def test_pinned_predictions_repeat(preset):
     """The shipped model gives the predictions recorded when it was built (float32 rounding)."""
     expected = np.asarray(preset.meta["pinned"]["predictions"], np.float64)
-    found = pinned_predictions(preset.task, preset.path, preset.path / preset.meta["pinned"]["input"])
+    found = pinned_predictions(preset.task, preset.path, preset.path / preset.meta["pinned"]["input"],
+                               cli.main)
     assert found.shape == expected.shape and expected.size > 0
     np.testing.assert_allclose(found, expected, atol=2e-6)
 
@@ -203,12 +204,13 @@ def test_rebuild_repeats_a_preset_on_this_machine(tmp_path, data_dir):
                 files=["ptm_model.skops", "thresholds.json", "params.json"], question="test",
                 data="700 training windows", figures="none (constant score 0.5)",
                 intended_use="tests", limits="tiny")
-    folder = make_preset(spec, tmp_path / "run", tmp_path / "pinned.fasta", tmp_path / "tiny-ptm")
+    folder = make_preset(spec, tmp_path / "run", tmp_path / "pinned.fasta", cli.main,
+                         tmp_path / "tiny-ptm")
     meta = json.loads((folder / "preset.json").read_text())
     preset = presets.Preset("tiny-ptm", "ptm", "0", False, folder, meta)
     preset.verify()
     assert len(meta["pinned"]["predictions"]) == PROTEINS.split("\n")[1].count("K")
-    result = rebuild(preset, str(tmp_path / "rebuilt"), data_dir=str(data_dir))
+    result = rebuild(preset, str(tmp_path / "rebuilt"), cli.main, data_dir=str(data_dir))
     assert result["identical"] and result["max_abs_difference"] <= 1e-6
     with open(tmp_path / "run" / "thresholds.json") as a, open(tmp_path / "rebuilt" / "thresholds.json") as b:
         assert json.load(a) == json.load(b)

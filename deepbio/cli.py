@@ -100,12 +100,19 @@ def _parse_scalar(kind, flag):
     return parse
 
 
-def _add_config_flags(parser, task, skip=()):
-    """One flag per config field (but ``skip``), defaults shown from each profile's config."""
-    bases = {name: task.base_config(name) for name in (task.profiles or {None: None})}
+def _add_config_flags(parser, task, skip=(), config_class=None):
+    """One flag per field of ``config_class`` (default: the run config; but ``skip``).
+
+    Defaults are shown from each profile's config (run configs) or the class's.
+    """
+    config_class = config_class or task.config_class
+    if config_class is task.config_class:
+        bases = {name: task.base_config(name) for name in (task.profiles or {None: None})}
+    else:
+        bases = {None: config_class()}
     default = next(iter(bases.values()))
     groups = {}
-    for field, meta, annotation in config_fields(task.config_class):
+    for field, meta, annotation in config_fields(config_class):
         if field.name in skip:
             continue
         flag = meta.get("flag") or field.name.replace("_", "-")
@@ -113,7 +120,7 @@ def _add_config_flags(parser, task, skip=()):
         for name, config in list(bases.items())[1:]:
             if getattr(config, field.name) != getattr(default, field.name):
                 shown += f"; profile {name}: {_display(getattr(config, field.name))}"
-        owner = next(k for k in reversed(task.config_class.__mro__)
+        owner = next(k for k in reversed(config_class.__mro__)
                      if field.name in getattr(k, "__dataclass_fields__", {}))
         title = "shared training options" if owner.__module__ == "deepbio.core.task" else f"{task.name} options"
         group = groups.setdefault(title, parser.add_argument_group(title))
@@ -246,7 +253,8 @@ def _task_parser(subparsers, task, mode):
         group.add_argument("--input", required=True, metavar="FILE", help=what)
         if mode == "predict":
             _add_stream_flags(group)
-    task.add_arguments(parser, mode)
+        config_class = task.predict_config_class if mode == "predict" else task.interpret_config_class
+        _add_config_flags(parser, task, skip=("model", "input"), config_class=config_class)
     return parser
 
 
@@ -394,7 +402,14 @@ def build_config(task, args):
     changes = {field.name: getattr(args, field.name) for field, _, _ in config_fields(task.config_class)
                if hasattr(args, field.name)}
     config = dataclasses.replace(config, **changes)
-    return task.apply_arguments(config, args, args.mode)
+    return task.finish_config(config, set(changes))
+
+
+def mode_config(config_class, args, **values):
+    """A ``predict`` / ``interpret`` config: ``values`` and the flags of ``config_class``'s options."""
+    flags = {field.name: getattr(args, field.name) for field, _, _ in config_fields(config_class)
+             if hasattr(args, field.name) and field.name not in values}
+    return config_class(**values, **flags)
 
 
 def _keras_verbosity(verbose):
@@ -481,23 +496,25 @@ def _execute(args):
         path = output if output.lower().endswith(".csv") else os.path.join(output, "predictions.csv")
         check_output_dir(os.path.dirname(path) or ".")
         check_output_file(path)
-        args.verbose_keras = verbose
-        with readable_input(args.input) as args.input, _prediction_strategy(args):
-            print(task.predict(args.model, args.input, path, args))
+        with readable_input(args.input) as source, _prediction_strategy(args):
+            config = mode_config(task.predict_config_class, args, model=args.model, input=source,
+                                 chunk_size=args.chunk_size, shard=args.shard, verbose=args.verbose)
+            print(task.predict(config, path))
         return 0
     output = args.output or os.path.join("runs", task.name)
-    with readable_input(args.input) as args.input:
-        if task.interpret_uses_config:
-            config = dataclasses.replace(build_config(task, args), model=args.model, input=args.input)
-            with RunFolder(output, task.name, config, "interpret", args.data_dir, verbose) as folder:
-                report = task.interpret(config, folder)
-            for line in task.summary(report):
-                print(line)
-            print(f"outputs in {output}/")
-            return 0
-        check_output_dir(output)
-        args.verbose_keras = verbose
-        print(task.interpret(args.model, args.input, output, args))
+    with readable_input(args.input) as source:
+        if task.interpret_config_class is task.config_class:  # interpreting takes the run's flags
+            config = dataclasses.replace(build_config(task, args), model=args.model, input=source)
+        else:
+            config = mode_config(task.interpret_config_class, args, model=args.model, input=source,
+                                 verbose=args.verbose)
+        with RunFolder(output, task.name, config, "interpret", args.data_dir, verbose) as folder:
+            report = task.interpret(config, folder)
+            if not folder.report_written:
+                report = folder.write_report(report)
+    for line in report.get("lines") or task.summary(report):
+        print(line)
+    print(f"outputs in {output}/")
     return 0
 
 

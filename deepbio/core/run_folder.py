@@ -247,6 +247,7 @@ class RunFolder:
         self.strategy = None
         self.chief = True
         self._chief_checkpoints = None  # where a worker resumes from (the chief's checkpoints)
+        self.report_written = False
 
     def __enter__(self):
         import keras
@@ -272,6 +273,7 @@ class RunFolder:
         keras.utils.set_random_seed(self.config.seed)
         self._remove_stray_temporaries()
         self._check_checkpoints()
+        self.write_params()  # the framework's; a task may rewrite it with extra run metadata
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -379,7 +381,7 @@ class RunFolder:
 
         import keras
 
-        from deepbio.core.distribute import checkpoint_directory, remove_checkpoints
+        from deepbio.core.checkpoint import checkpoint_directory, remove_checkpoints
 
         from deepbio.core.safe_files import read_tree, refuse_pickle, write_tree
 
@@ -479,6 +481,7 @@ class RunFolder:
         seconds["total"] = round(time.perf_counter() - self._start, 2)
         report = {"task": self.task, **report, "seconds": {**report.get("seconds", {}), **seconds}}
         self.write_json(report, "report.json")
+        self.report_written = True
         return report
 
     def plot_history(self, history, name="training_history", ylabel="loss", title=None,
@@ -508,7 +511,7 @@ def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verb
     """Runs a registered task in a `RunFolder`: the Python form of ``deepbio run TASK``.
 
     Args:
-        task: str, a task name (`deepbio.core.task.TASKS`).
+        task: str, a task name (`deepbio.core.task.discover_tasks`).
         output_dir: the run folder (default ``runs/<task>``).
         config: optional config (default: the task's default config).
         mode: ``run`` (train, evaluate, interpret) or ``train``.
@@ -531,4 +534,5 @@ def run_task(task, output_dir=None, config=None, mode="run", data_dir=None, verb
     config = dataclasses.replace(config or runner.base_config(), **changes)
     output_dir = output_dir or os.path.join("runs", runner.name)
     with RunFolder(output_dir, runner.name, config, mode, data_dir, verbose, restart) as folder:
-        return (runner.run if mode == "run" else runner.train)(config, folder)
+        report = (runner.run if mode == "run" else runner.train)(config, folder)
+        return report if folder.report_written else folder.write_report(report)

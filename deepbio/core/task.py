@@ -211,6 +211,47 @@ class TransformerSizeConfig:
     intermediate_dim: int = option(64, "feed-forward width", minimum=1)
 
 
+@dataclasses.dataclass
+class PredictConfig:
+    """What ``deepbio predict TASK`` hands the task (`Task.predict`).
+
+    The command line fills the first five from its shared flags; a task that
+    needs more declares a subclass with `option` fields (they become its
+    ``predict`` flags) as its ``predict_config_class``.
+
+    Attributes:
+        model: str, the trained model (a preset resolved to its folder, a run
+            folder or a model file).
+        input: str, a readable input file (standard input is copied first).
+        chunk_size: int or None, records read, scored and written at a time.
+        shard: ``(i, n)`` or None, score only records k with k % n == i - 1.
+        verbose: int, 0 silent, 1 progress, 2 also TensorFlow's log.
+    """
+
+    model: str = option(None, cli=False)
+    input: str = option(None, cli=False)
+    chunk_size: int = option(None, cli=False)
+    shard: tuple = option(None, cli=False)
+    verbose: int = option(1, cli=False)
+
+
+@dataclasses.dataclass
+class InterpretConfig:
+    """What ``deepbio interpret TASK`` hands a task whose interpretation needs no run config.
+
+    Attributes:
+        model: str, the trained model (resolved like `PredictConfig.model`).
+        input: str, a readable input file.
+        seed: int, seeds any sampling of the interpretation.
+        verbose: int, 0 silent, 1 progress, 2 also TensorFlow's log.
+    """
+
+    model: str = option(None, cli=False)
+    input: str = option(None, cli=False)
+    seed: int = option(0, cli=False)
+    verbose: int = option(1, cli=False)
+
+
 def _is_tuple(annotation):
     return annotation is tuple or typing.get_origin(annotation) is tuple
 
@@ -309,10 +350,11 @@ class Task:
             predict mode).
         interpret_input: str, what ``interpret --input`` takes (empty: no
             interpret mode).
-        interpret_uses_config: bool. True: ``interpret`` takes the run's
-            config flags and is called as ``interpret(config, folder)`` with
-            ``config.model`` / ``config.input`` set (a run on a given model);
-            False: ``interpret(model_path, input_path, output_dir, args)``.
+        predict_config_class: a `PredictConfig` subclass (its `option`
+            fields are the task's ``predict`` flags).
+        interpret_config_class: `InterpretConfig`, or the task's run config
+            class when interpreting takes the run's flags (it then has
+            ``model`` and ``input`` fields).
         tunable: bool, whether ``deepbio tune`` searches it (`search_space`).
         multi_worker: bool, whether ``--strategy multi-worker`` is supported.
         keras_modules: tuple of module names whose import registers the
@@ -333,12 +375,13 @@ class Task:
     profiles = {}
     predict_input = ""
     interpret_input = ""
-    interpret_uses_config = False
     tunable = False
     multi_worker = False
     keras_modules = ()
     tiny_flags = ()
     web = None
+    predict_config_class = PredictConfig
+    interpret_config_class = InterpretConfig
 
     def base_config(self, profile=None):
         """The config of ``profile`` (or the class defaults)."""
@@ -346,11 +389,12 @@ class Task:
             return self.profiles[profile or "cpu"]()
         return self.config_class()
 
-    def add_arguments(self, parser, mode):
-        """Flags beyond the config fields (override to add some)."""
+    def finish_config(self, config, given):
+        """The run config once the command line has set the fields named in ``given`` (a set).
 
-    def apply_arguments(self, config, args, mode):
-        """Applies the flags of `add_arguments` to ``config`` (returns a config)."""
+        Override where one flag also sets a nested config (the binding
+        task's in-run pre-training); the default returns ``config``.
+        """
         return config
 
     def run(self, config, folder):
@@ -361,15 +405,29 @@ class Task:
         """Trains only (no test split, no interpretation); returns the report dict."""
         return self.run(config, folder)
 
-    def predict(self, model_path, input_path, output_path, args):
-        """Predicts ``input_path`` with ``model_path`` into ``output_path``; returns a summary line."""
+    def predict(self, config, output):
+        """Scores ``config.input`` with ``config.model`` into the CSV ``output``.
+
+        Args:
+            config: a ``predict_config_class`` instance.
+            output: str, the CSV path (written atomically).
+
+        Returns:
+            str, one summary line.
+        """
         raise NotImplementedError
 
-    def interpret(self, model_path, input_path, output_dir, args):
-        """Writes interpretation outputs for ``input_path``; returns a summary line.
+    def interpret(self, config, folder):
+        """Writes interpretation outputs of ``config.input`` into ``folder`` (a `RunFolder`).
 
-        Tasks with ``interpret_uses_config`` are called as
-        ``interpret(config, folder)`` and return a report instead.
+        Args:
+            config: an ``interpret_config_class`` instance, ``model`` and
+                ``input`` set.
+            folder: the run folder; the framework writes its ``params.json``
+                and ``report.json``.
+
+        Returns:
+            The report dict; its ``"lines"`` (if any) are printed.
         """
         raise NotImplementedError
 

@@ -343,6 +343,7 @@ class MotifTask(Task):
     name = "motif"
     brief = 'k-mer autonomous functionality and sequence-context synergy of a trained CNN, after DeepASMM'
     rank = 30
+    web = "deepbio.motif.web:MotifTab"
     multi_worker = True
     keras_modules = ('deepbio.motif.model',)
     tiny_flags = ('--max-sequences', '30', '--epochs', '2', '--motif-length', '5', '--jaspar-top', '0', '--cnn-filters', '8,8,8', '--ensemble', '2')  # the tests' shared tiny run (seconds on 2 cores)
@@ -356,7 +357,6 @@ class MotifTask(Task):
                "deepbio run motif --model my.keras --input seqs.fasta --motif-length 6 --top-r all")
     interpret_input = ("DNA sequences (CSV with a 'Seqs' or 'sequence' column, or FASTA) scored "
                        "with --model; the motif flags of 'deepbio run motif' apply")
-    interpret_uses_config = True
 
     def run(self, config, folder):
         return run_pipeline(config, folder)
@@ -371,6 +371,7 @@ class MotifTask(Task):
         return run_pipeline(config, folder)
 
     tunable = True
+    interpret_config_class = MotifConfig  # interpreting a given model takes the run's flags
 
     def search_space(self, hp, config):
         """CNN learning rate, dropout, filters per convolution and dense units."""

@@ -32,7 +32,7 @@ from deepbio.multiomic.pronab import load_pronab, protein_grouped_folds, subset_
 from deepbio.multiomic.binding_specificity import (jaspar_queries, jaspar_sites, query_complexes,
                                                    summarize_jaspar)
 from deepbio.metrics import regression_metrics
-from deepbio.core.task import CrossValidationConfig, Task, TrainingConfig, option
+from deepbio.core.task import CrossValidationConfig, PredictConfig, Task, TrainingConfig, option
 from deepbio.multiomic.pretrain_task import (BackboneConfig, PretrainConfig, paper_pretraining,
                                              pretrain)
 from deepbio.multiomic.binding_predict import predict_pairs
@@ -88,6 +88,12 @@ class BindingConfig(CrossValidationConfig, BackboneConfig, TrainingConfig):
                                          minimum=0)
     single_omic_controls: bool = option(True, "paper protocol: also fine-tune on the protein alone "
                                               "and on the nucleic acid alone (input ablations)")
+    pretrain_epochs: int = option(None, "epochs of the in-run pre-training; none: its own 8", minimum=1)
+    pretrain_crop_length: int = option(None, "pre-training crop, content tokens; none: its own 128",
+                                       minimum=1, flag="crop-length")
+    pretrain_max_per_source: int = option(None, "pre-training sequences per source, 0 = all; "
+                                                "none: its own 6000", minimum=0, flag="max-per-source")
+    full_attention: bool = option(False, "same as --no-isolate-protein")
     pretraining: PretrainConfig = option(default_factory=PretrainConfig, cli=False,
                                          help="the in-run pre-training")
 
@@ -463,12 +469,20 @@ SIZE_FIELDS = ("preset", "hidden_dim", "num_heads", "num_layers", "intermediate_
                "attention_scale", "isolate_protein")
 
 
+@dataclasses.dataclass
+class BindingPredictConfig(PredictConfig):
+    """``deepbio predict binding``: the shared prediction settings and the protein crop."""
+
+    max_protein_length: int = option(None, "residues kept per protein; none: all", minimum=1)
+
+
 class BindingTask(Task):
     """``deepbio run binding``: ProNAB ΔG with the multi-omic transformer."""
 
     name = "binding"
     brief = 'protein–nucleic-acid binding ΔG (kcal/mol) with the multi-omic transformer, after OmniBioTE'
     rank = 50
+    web = "deepbio.multiomic.web:BindingTab"
     multi_worker = True
     keras_modules = ('deepbio.multiomic.backbone', 'deepbio.multiomic.masked_lm', 'deepbio.multiomic.heads', 'deepbio.multiomic.binding_model')
     tiny_flags = ('--max-complexes', '40', '--folds', '2', '--epochs', '1', '--pretrain-epochs', '1', '--max-per-source', '20', '--crop-length', '32', '--no-jaspar')  # the tests' shared tiny run (seconds on 2 cores)
@@ -482,35 +496,22 @@ class BindingTask(Task):
                "deepbio predict binding --model runs/binding/model_fold1.keras --input pairs.csv")
     profiles = {"cpu": BindingConfig, "gpu": paper_profile}
     predict_input = "CSV with columns protein, nucleic_acid, type (DNA/RNA)[, complementary]"
+    predict_config_class = BindingPredictConfig
 
-    def add_arguments(self, parser, mode):
-        if mode in ("run", "train"):
-            group = parser.add_argument_group("in-run pre-training")
-            group.add_argument("--pretrain-epochs", type=int, metavar="N",
-                               help="epochs of the in-run pre-training (default 8)")
-            group.add_argument("--crop-length", type=int, metavar="N",
-                               help="pre-training crop, content tokens (default 128)")
-            group.add_argument("--max-per-source", type=int, metavar="N",
-                               help="pre-training sequences per source, 0 = all (default 6000)")
-            group.add_argument("--full-attention", action="store_true",
-                               help="same as --no-isolate-protein")
-        if mode == "predict":
-            parser.add_argument("--max-protein-length", type=int, default=None, metavar="N",
-                                help="residues kept per protein (default: all)")
-
-    def apply_arguments(self, config, args, mode):
-        if getattr(args, "full_attention", False):
+    def finish_config(self, config, given):
+        """The in-run pre-training shares the run-wide settings and the sizes given as flags."""
+        if config.full_attention:
             config = dataclasses.replace(config, isolate_protein=False)
         pre = {name: getattr(config, name) for name in SIZE_FIELDS
-               if hasattr(args, name) or (name == "isolate_protein" and args.full_attention)}
+               if name in given or (name == "isolate_protein" and config.full_attention)}
         for name in ("seed", "mixed_precision", "deterministic", "strategy", "cpu_replicas",
                      "jit_compile"):  # run-wide settings the in-run pre-training shares
             pre[name] = getattr(config, name)
-        for flag, name in (("pretrain_epochs", "epochs"), ("crop_length", "crop_length")):
-            if getattr(args, flag, None) is not None:
-                pre[name] = getattr(args, flag)
-        if getattr(args, "max_per_source", None) is not None:
-            pre["max_per_source"] = args.max_per_source or None
+        for field, name in (("pretrain_epochs", "epochs"), ("pretrain_crop_length", "crop_length")):
+            if getattr(config, field) is not None:
+                pre[name] = getattr(config, field)
+        if config.pretrain_max_per_source is not None:
+            pre["max_per_source"] = config.pretrain_max_per_source or None
         return dataclasses.replace(config, pretraining=dataclasses.replace(config.pretraining, **pre))
 
     def run(self, config, folder):
@@ -519,13 +520,12 @@ class BindingTask(Task):
     def train(self, config, folder):
         return run_pipeline(config, folder, train_only=True)
 
-    def predict(self, model_path, input_path, output_path, args):
+    def predict(self, config, output):
         from deepbio.core.predict_stream import shard_label
 
-        shard = getattr(args, "shard", None)
-        done = predict_pairs(model_path, input_path, output_path, args.max_protein_length,
-                             getattr(args, "chunk_size", None), shard, getattr(args, "verbose", 0))
-        return f"{done.rows} complexes{shard_label(shard)} → {output_path}"
+        done = predict_pairs(config.model, config.input, output, config.max_protein_length,
+                             config.chunk_size, config.shard, config.verbose)
+        return f"{done.rows} complexes{shard_label(config.shard)} → {output}"
 
     def summary(self, report):
         if "overall" not in report:

@@ -70,6 +70,7 @@ class PretrainConfig(BackboneConfig, TrainingConfig):
     mask_rate: float = option(0.15, "BERT masking rate", minimum=0.01, maximum=0.9)
     heldout_fraction: float = option(0.05, "sequences kept out for the masked-token accuracy "
                                            "and perplexity", minimum=0.001, maximum=0.5)
+    full_attention: bool = option(False, "same as --no-isolate-protein")
     max_per_source: int = option(6000, "at most this many sequences per source, random and "
                                        "seeded (0: all)", parse=_per_source, minimum=1, nullable=True)
     corpus: tuple[str, ...] = option((), "FASTA files to pre-train on instead of the local data "
@@ -172,13 +173,9 @@ class PretrainTask(Task):
                "deepbio run pretrain --corpus proteins.fasta,rna.fasta --preset mini")
     profiles = {"cpu": PretrainConfig, "gpu": paper_pretraining}
 
-    def add_arguments(self, parser, mode):
-        if mode in ("run", "train"):
-            parser.add_argument("--full-attention", action="store_true",
-                                help="same as --no-isolate-protein")
-
-    def apply_arguments(self, config, args, mode):
-        if getattr(args, "full_attention", False):
+    def finish_config(self, config, given):
+        """``--full-attention`` is ``--no-isolate-protein``."""
+        if config.full_attention:
             config = dataclasses.replace(config, isolate_protein=False)
         return config
 

@@ -359,6 +359,7 @@ class PTMTask(Task):
     name = "ptm"
     brief = 'lysine PTM (acetylation, crotonylation, methylation, succinylation) on 49-residue K-centred windows, after OmniK-PTM'
     rank = 10
+    web = "deepbio.ptm.web:PTMTab"
     multi_worker = True
     keras_modules = ('deepbio.ptm.model', 'deepbio.ptm.sequence_model')
     tiny_flags = ('--max-windows', '700', '--folds', '2', '--epochs', '2', '--saliency-windows', '0', '--residue-encoders', 'one_hot', '--conv-filters', '8', '--hidden-dim', '16', '--gru-units', '8', '--intermediate-dim', '16')  # the tests' shared tiny run (seconds on 2 cores)
@@ -382,28 +383,28 @@ class PTMTask(Task):
     def train(self, config, folder):
         return run_pipeline(config, folder, evaluate_test=False)
 
-    def predict(self, model_path, input_path, output_path, args):
+    def predict(self, config, output):
         from deepbio.core.predict_stream import shard_label
 
-        shard = getattr(args, "shard", None)
-        done = predict_proteins(input_path, model_path, output_path, getattr(args, "chunk_size", None),
-                                shard, getattr(args, "verbose", 0))
+        done = predict_proteins(config.input, config.model, output, config.chunk_size,
+                                config.shard, config.verbose)
         without = (f"; {done.without_sites} protein(s) without lysine (K) have no site"
                    if done.without_sites else "")
-        return (f"{done.rows} lysine sites of {done.records} proteins{shard_label(shard)} → "
-                f"{output_path}{without}")
+        return (f"{done.rows} lysine sites of {done.records} proteins{shard_label(config.shard)} "
+                f"→ {output}{without}")
 
-    def interpret(self, model_path, input_path, output_dir, args):
+    def interpret(self, config, folder):
         from deepbio.ptm.predictor import PREDICTOR_FILE
 
-        path = Path(model_path)
+        path = Path(config.model)
         if path.suffix in (".skops", ".joblib") or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
-            raise ValueError(f"model {model_path} is a {PREDICTOR_FILE} (trees/powerset/linear/stack): "
-                             f"saliency maps need the network (train with --model-type network); "
-                             f"a tree run folder holds position importance "
+            raise ValueError(f"model {config.model} is a {PREDICTOR_FILE} (trees/powerset/linear/"
+                             f"stack): saliency maps need the network (train with --model-type "
+                             f"network); a tree run folder holds position importance "
                              f"(*position_importance.png/.csv) instead")
-        files = saliency_for_fasta(input_path, model_path, output_dir)
-        return "saliency maps: " + ", ".join(str(f) for f in files)
+        files = saliency_for_fasta(config.input, config.model, folder.path)
+        return {"saliency_maps": [Path(f).name for f in files],
+                "lines": ["saliency maps: " + ", ".join(str(f) for f in files)]}
 
     def summary(self, report):
         lines = []

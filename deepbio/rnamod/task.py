@@ -27,8 +27,8 @@ from deepbio.baselines import kmer_baseline
 from deepbio.rnamod.data import (RNAMOD_NAMES, available_modifications, load_rnamod,
                                  modification_index, one_hot_rna)
 from deepbio.metrics import binary_metrics
-from deepbio.core.task import (EarlyStoppingConfig, Task, TrainingConfig, TransformerSizeConfig,
-                                option)
+from deepbio.core.task import (EarlyStoppingConfig, PredictConfig, Task, TrainingConfig,
+                               TransformerSizeConfig, option)
 from deepbio.rnamod.predict import (_models_at, check_rna_sequence,  # noqa: F401
                                           position_windows, predict_rna_positions,
                                           predict_rna_windows, predict_windows)
@@ -356,12 +356,22 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
     return folder.write_report(report)
 
 
+@dataclasses.dataclass
+class RNAModPredictConfig(PredictConfig):
+    """``deepbio predict rnamod``: the shared prediction settings and whole-transcript scans."""
+
+    scan: bool = option(False, "--input holds whole transcripts (any length): score every "
+                               "position as the centre of a window (N beyond the ends); rows id, "
+                               "position, base, probabilities")
+
+
 class RNAModTask(Task):
     """``deepbio run rnamod``: VQ-RNA RNA modification sites."""
 
     name = "rnamod"
     brief = 'sites of RNA modifications with a VQ-VAE + transformer, after VQ-RNA'
     rank = 20
+    web = "deepbio.rnamod.web:RNAModTab"
     multi_worker = True
     keras_modules = ('deepbio.rnamod.model',)
     tiny_flags = ('--modifications', 'Am', '--max-windows-per-split', '40', '--epochs', '2', '--no-multitask', '--ism-windows', '0', '--saliency-windows', '0', '--encoder-filters', '16,32', '--num-embeddings', '32')  # the tests' shared tiny run (seconds on 2 cores)
@@ -374,6 +384,7 @@ class RNAModTask(Task):
     example = ("deepbio run rnamod --modifications Am,m5C --epochs 5\n"
                "deepbio predict rnamod --model runs/rnamod --input sites.fasta")
     profiles = {name: (lambda name=name: RNAModConfig.for_profile(name)) for name in PROFILES}
+    predict_config_class = RNAModPredictConfig
     predict_input = ("FASTA of RNA/DNA windows centred on the candidate site, odd length ≥ the "
                      "model's (longer ones are centre-cropped); with --scan, whole transcripts")
 
@@ -383,23 +394,14 @@ class RNAModTask(Task):
     def train(self, config, folder):
         return run_pipeline(config, folder, evaluate_test=False, interpret=False)
 
-    def add_arguments(self, parser, mode):
-        if mode == "predict":
-            parser.add_argument("--scan", action="store_true",
-                                help="--input holds whole transcripts (any length): score every "
-                                     "position as the centre of a window (N beyond the ends); "
-                                     "rows id, position, base, probabilities")
-
-    def predict(self, model_path, input_path, output_path, args):
+    def predict(self, config, output):
         from deepbio.core.predict_stream import shard_label
 
-        scan, shard = getattr(args, "scan", False), getattr(args, "shard", None)
-        done = predict_windows(input_path, model_path, output_path,
-                               chunk_size=getattr(args, "chunk_size", None), shard=shard,
-                               verbose=getattr(args, "verbose", 0), scan=scan)
-        what = (f"{done.rows} positions of {done.records} sequences" if scan else
+        done = predict_windows(config.input, config.model, output, chunk_size=config.chunk_size,
+                               shard=config.shard, verbose=config.verbose, scan=config.scan)
+        what = (f"{done.rows} positions of {done.records} sequences" if config.scan else
                 f"{done.rows} windows")
-        return f"{what}{shard_label(shard)} scored → {output_path}"
+        return f"{what}{shard_label(config.shard)} scored → {output}"
 
     tunable = True
 

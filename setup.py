@@ -25,7 +25,8 @@ setup(
     ),
     # The presets (trained models with their cards) ship inside the package: offline after install.
     package_data={"deepbio.presets": ["*/*.json", "*/*.md", "*/*.skops", "*/*.keras", "*/*.fasta",
-                                      "*/*.csv", "*/*/*.keras"]},
+                                      "*/*.csv", "*/*/*.keras"],
+                  "deepbio.multiomic.contacts": ["structures.tsv"]},
     include_package_data=False,
     install_requires=_requirements(),
     # The OmniBioTE converter reads checkpoints with NumPy alone ("convert" needs no torch); the
@@ -35,7 +36,8 @@ setup(
     # real browser with Selenium (system Chromium, see .ci/run).
     extras_require={"convert": [], "web": ["gradio>=6", "gradio_client>=2"],
                     "test": ["pytest>=8", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
-                             "selenium>=4.10", "snakemake>=8", "import-linter>=2.1"]},
+                             "selenium>=4.10", "snakemake>=8", "import-linter>=2.1", "mkdocs>=1.6",
+                             "mkdocs-material>=9", "mkdocstrings[python]>=0.25"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},
     license="MIT",
 )

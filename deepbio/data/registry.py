@@ -394,3 +394,18 @@ def fetch(local_path, data_dir=None, download=None):
         f"{', '.join(searched) or 'no local mirror'} and the Keras cache {cache_dir}; "
         f"{reason}.{held} Point the {ENV_DATA_DIR} environment variable (or "
         f"--data-dir) at a mirror that holds {entry.local_path}.")
+
+
+def register(entries):
+    """Adds data files to the registry (a method package's own file table).
+
+    Args:
+        entries: iterable of `DataFile`, or of tuples in its field order.
+
+    Raises:
+        ValueError: a local path is already registered with a different entry.
+    """
+    for entry in entries:
+        entry = entry if isinstance(entry, DataFile) else DataFile(*entry)
+        if REGISTRY.setdefault(entry.local_path, entry) != entry:
+            raise ValueError(f"{entry.local_path!r} is already registered with another entry")

@@ -1,11 +1,12 @@
-"""Epoch-level resume of ``model.fit``: a killed training restarts at its last finished epoch.
+"""The ``model.fit`` path of the training engine, resumable at epoch level.
 
-`deepbio.core.run_folder.RunFolder.checkpointed` runs each unit of work (a
-fold, a model) once; inside a unit, `resumable_fit` checkpoints every epoch
-into the unit's folder (``checkpoints/<unit>.steps/fit<n>/``, the folder
-`deepbio.core.distribute.checkpoint_directory` names for the unit's
-n-th training), so a run killed mid-unit loses at most one epoch. The resumed training is the same
-computation as an uninterrupted one:
+`deepbio.core.engine.fit` trains with `resumable_fit` on one process (any
+strategy but multi-worker). Inside a run unit (`deepbio.core.run_folder.
+RunFolder.checkpointed`) it checkpoints every epoch into the unit's folder
+(``checkpoints/<unit>.steps/fit<n>/``, the folder
+`deepbio.core.checkpoint.checkpoint_directory` names for the unit's n-th
+training), so a run killed mid-unit loses at most one epoch. The resumed
+training is the same computation as an uninterrupted one:
 
 - `EpochShuffled` feeds the training data in an order drawn from
   ``(seed, epoch)`` alone (not from how many epochs this process has run);
@@ -16,9 +17,9 @@ computation as an uninterrupted one:
   schedules, best-weight selectors) and the history so far.
 
 Epoch states are ``state.zip`` archives of JSON and NumPy arrays
-(`deepbio.core.safe_files.write_tree`), read back with ``allow_pickle=False``:
-a tampered state cannot run code, and a ``state.pkl`` of an older deepbio is
-refused (rerun with ``--restart``).
+(`deepbio.core.checkpoint.write_state`), read back with
+``allow_pickle=False``: a tampered state cannot run code, and a
+``state.pkl`` of an older deepbio is refused (rerun with ``--restart``).
 
 Outside a unit (no ``checkpoints/`` folder, e.g. library use) `resumable_fit`
 is a plain ``model.fit`` on the same `EpochShuffled` data.
@@ -30,126 +31,30 @@ from pathlib import Path
 import keras
 import numpy as np
 
-# attributes that make up the state of Keras's stateful callbacks
-CALLBACK_STATE = {
-    "EarlyStopping": ("wait", "stopped_epoch", "best", "best_weights", "best_epoch"),
-    "ReduceLROnPlateau": ("wait", "cooldown_counter", "best"),
-}
+from deepbio.core.checkpoint import (STATE_FILE, assign_saved, callback_states,  # noqa: F401
+                                     next_checkpoint_directories, read_state,
+                                     set_callback_states, write_state)  # (re-exported)
 
 
-def callback_states(callbacks, strict=False):
-    """The state of callbacks: ``get_state()``, the attributes of `CALLBACK_STATE`, else None.
+def take_rows(value, rows):
+    """``value[rows]`` of an array, or of every array of a list / tuple / dict of arrays.
 
-    Raises:
-        ValueError: ``strict`` and a callback whose state is not known.
+    Lists come back as tuples (Keras's PyDataset adapter refuses lists).
     """
-    states = []
-    for callback in callbacks:
-        if hasattr(callback, "get_state"):
-            states.append(callback.get_state())
-            continue
-        names = CALLBACK_STATE.get(type(callback).__name__)
-        if names is None and strict:
-            raise ValueError(f"{type(callback).__name__}: no get_state()/set_state() and not one "
-                             f"of {', '.join(CALLBACK_STATE)}; its state cannot be checkpointed")
-        states.append(names and {n: getattr(callback, n, None) for n in names})
-    return states
-
-
-def set_callback_states(callbacks, states):
-    """Restores what `callback_states` returned."""
-    for callback, saved in zip(callbacks, states, strict=True):
-        if saved is None:
-            continue
-        if hasattr(callback, "set_state"):
-            callback.set_state(saved)
-        else:
-            for name, value in saved.items():
-                setattr(callback, name, value)
-
-
-def _nest(value, rows):
     if isinstance(value, dict):
-        return {k: _nest(v, rows) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):  # tuples: Keras's PyDataset adapter refuses lists
-        return tuple(_nest(v, rows) for v in value)
+        return {k: take_rows(v, rows) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(take_rows(v, rows) for v in value)
     return value[rows]
 
 
-def _length(value):
+def row_count(value):
+    """Rows of an array, or of the first array of a list / tuple / dict of arrays."""
     if isinstance(value, dict):
-        return _length(next(iter(value.values())))
+        return row_count(next(iter(value.values())))
     if isinstance(value, (list, tuple)):
-        return _length(value[0])
+        return row_count(value[0])
     return len(value)
-
-
-STATE_FILE = "state.zip"
-"""File name of an epoch state in its training folder."""
-RESTART = "rerun the same command with --restart to start afresh"
-
-
-def write_state(state, path):
-    """Saves ``state`` to ``path`` atomically (a temporary file fsynced, then renamed).
-
-    Args:
-        state: dict of JSON values and NumPy arrays (lists, tuples and
-            dicts of them); see `deepbio.core.safe_files.write_tree`.
-        path: the file (``.../state.zip``).
-    """
-    from deepbio.core.safe_files import write_tree
-
-    write_tree(state, path)
-
-
-def read_state(path, restore_path=None, keys=()):
-    """The state `write_state` saved at ``restore_path`` (default ``path``), or None.
-
-    Temporaries of a save cut by a kill, beside ``path``, are removed.
-
-    Args:
-        path: where this process saves its state.
-        restore_path: where to read it from (default ``path``).
-        keys: names the state (a dict) must hold.
-
-    Raises:
-        ValueError: the file is not such a state (tampered with, damaged) or
-            is the pickled ``state.pkl`` of an older deepbio (not opened).
-    """
-    from deepbio.core.safe_files import read_tree, refuse_pickle
-
-    path = Path(path)
-    if path.parent.is_dir():
-        for stray in path.parent.glob(f".{path.stem}.*"):
-            if stray.is_file():
-                stray.unlink()
-    restore_path = Path(restore_path or path)
-    legacy = restore_path.with_suffix(".pkl")  # the same state, pickled by an older deepbio
-    if not restore_path.is_file():
-        if legacy.is_file():
-            refuse_pickle(legacy, RESTART)
-        return None
-    state = read_tree(restore_path, RESTART)
-    if keys and (not isinstance(state, dict) or not set(keys) <= set(state)):
-        raise ValueError(f"{restore_path} is not an epoch state saved by deepbio; {RESTART}")
-    return state
-
-
-def assign_saved(variables, values, path):
-    """Assigns saved arrays to ``variables``, one each, after checking count and shapes.
-
-    Raises:
-        ValueError: the saved arrays belong to another model (``path`` named).
-    """
-    variables, values = list(variables), list(values)
-    shapes = [tuple(v.shape) for v in variables]
-    saved = [tuple(np.shape(v)) for v in values]
-    if shapes != saved:
-        raise ValueError(f"{path}: this epoch checkpoint holds another model ({len(saved)} "
-                         f"arrays, this model has {len(shapes)} variables or other shapes); "
-                         f"{RESTART}")
-    for variable, value in zip(variables, values, strict=True):
-        variable.assign(value)
 
 
 class EpochShuffled(keras.utils.PyDataset):
@@ -170,7 +75,7 @@ class EpochShuffled(keras.utils.PyDataset):
     def __init__(self, x, y, batch_size, seed, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y, self.batch_size, self.seed = x, y, int(batch_size), int(seed)
-        self.n = _length(x)
+        self.n = row_count(x)
         self.epoch, self._order_epoch, self._order = 0, None, None
 
     def __len__(self):
@@ -181,8 +86,8 @@ class EpochShuffled(keras.utils.PyDataset):
             self._order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
             self._order_epoch = self.epoch
         rows = np.sort(self._order[index * self.batch_size:(index + 1) * self.batch_size])
-        x = _nest(self.x, rows)
-        return x if self.y is None else (x, _nest(self.y, rows))
+        x = take_rows(self.x, rows)
+        return x if self.y is None else (x, take_rows(self.y, rows))
 
 
 class ResumableTraining(keras.callbacks.BackupAndRestore):
@@ -279,8 +184,6 @@ def resumable_fit(model, x, y, *, batch_size, epochs, seed, callbacks=(), statef
         dict {metric: list of float}: every epoch's logs, those run before a
         resume included.
     """
-    from deepbio.core.distribute import next_checkpoint_directories
-
     data = EpochShuffled(x, y, batch_size, seed)
     directory, restore = next_checkpoint_directories()
     if directory is None:
@@ -291,66 +194,3 @@ def resumable_fit(model, x, y, *, batch_size, epochs, seed, callbacks=(), statef
     # last: it restores after the others reset (on_train_begin) and saves after they update
     model.fit(data, epochs=epochs, shuffle=False, callbacks=[*callbacks, backup], **fit_kwargs)
     return backup.history
-
-
-class LoopCheckpoint:
-    """Epoch-level checkpoint of a custom training loop (masked-LM pre-training, ΔG fine-tuning).
-
-    The loops that stay outside ``model.fit`` (several optimizers, batches
-    built per step) save after every epoch, in one atomically written
-    ``state.zip`` (`write_state`): every model variable (dropout
-    seed-generator states included), every optimizer's variables, the state
-    of the NumPy generator that draws their batches, and the history. A
-    restored loop therefore continues with exactly the computation an
-    uninterrupted one would have made. Inside a run unit the folder is the
-    unit's next training folder (`deepbio.core.distribute.
-    next_checkpoint_directories`); outside one, nothing is saved.
-
-    Args:
-        model: the `keras.Model` trained.
-        optimizers: list of Keras optimizers, built.
-        rng: the loop's `numpy.random.Generator` (its state is saved and
-            restored in place).
-    """
-
-    def __init__(self, model, optimizers, rng):
-        from deepbio.core.distribute import next_checkpoint_directories
-
-        self.model, self.optimizers, self.rng = model, list(optimizers), rng
-        directory, restore = next_checkpoint_directories()
-        self.path = directory and Path(directory) / STATE_FILE
-        self.restore_path = restore and Path(restore) / STATE_FILE
-
-    def restore(self):
-        """Restores the last saved epoch, if any.
-
-        Returns:
-            ``(epoch, history)``: epochs already done (0 when nothing was
-            saved) and the saved history (None then).
-        """
-        state = (read_state(self.path, self.restore_path,
-                            ("epoch", "history", "variables", "optimizers", "rng"))
-                 if self.path else None)
-        if state is None:
-            return 0, None
-        saved = [v for optimizer in self.optimizers for v in optimizer.variables]
-        if (len(state["variables"]) != len(self.model.variables)
-                or len(state["optimizers"]) != len(saved)):
-            raise ValueError(f"{self.restore_path}: this epoch checkpoint holds another model "
-                             f"({len(state['variables'])} variables, {len(state['optimizers'])} "
-                             f"optimizer variables; this one has {len(self.model.variables)}, "
-                             f"{len(saved)}); rerun with --restart")
-        assign_saved(self.model.variables, state["variables"], self.restore_path)
-        assign_saved(saved, state["optimizers"], self.restore_path)
-        self.rng.bit_generator.state = state["rng"]
-        return state["epoch"], state["history"]
-
-    def save(self, epoch, history):
-        """Saves the state after ``epoch`` finished epochs (no-op outside a run unit)."""
-        if not self.path:
-            return
-        write_state({"epoch": int(epoch), "history": history,
-                     "variables": [np.asarray(v.numpy()) for v in self.model.variables],
-                     "optimizers": [np.asarray(v.numpy()) for optimizer in self.optimizers
-                                    for v in optimizer.variables],
-                     "rng": self.rng.bit_generator.state}, self.path)

@@ -13,8 +13,8 @@ import Feature_extraction_algorithms as fea
 from deepbio.motif.data import default_input, load_sequences
 from deepbio.metrics import binary_metrics
 from deepbio.motif.model import basset_cnn
-from deepbio.core.distribute import fit_distributed, is_multi_worker, strategy_replicas
-from deepbio.core.resume import resumable_fit
+from deepbio.core.distribute import strategy_replicas
+from deepbio.core.engine import fit
 
 
 def pair_splits(n, test_fraction=0.2, val_fraction=0.1, split_seed=0):
@@ -166,16 +166,9 @@ def train_basset(config, data_dir=None, verbose=2, sequences=None):
     auroc = ValidationAUROC(x_val, y_val, config.strand_average)
     stop = keras.callbacks.EarlyStopping(monitor="val_auroc", mode="max", patience=config.patience,
                                          restore_best_weights=True)
-    if is_multi_worker():  # Keras 3's model.fit cannot run there: the same training, own loop
-        history = fit_distributed(model, "binary_crossentropy", model.optimizer, x_train,
-                                  y_train[:, None], validation_data=(x_val, y_val[:, None]),
-                                  epochs=config.epochs, batch_size=config.batch_size,
-                                  seed=config.seed, verbose=verbose, callbacks=[auroc, stop])
-    else:
-        history = resumable_fit(model, x_train, y_train, validation_data=(x_val, y_val),
-                                epochs=config.epochs, batch_size=config.batch_size,
-                                seed=config.seed, callbacks=[auroc, stop], stateful=[stop],
-                                verbose=verbose)
+    history = fit(model, x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
+                  batch_size=config.batch_size, seed=config.seed, callbacks=[auroc, stop],
+                  stateful=[stop], verbose=verbose)
     scores = predict_strands(model, x_test, config.strand_average)
     return {"model": model, "test": binary_metrics(y_test, scores), "test_scores": scores,
             "test_labels": y_test, "splits": splits, "epochs_run": len(history["loss"]),

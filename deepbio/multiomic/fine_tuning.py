@@ -12,12 +12,13 @@ import dataclasses
 
 import keras
 import numpy as np
-from tqdm.auto import tqdm
+import tensorflow as tf
 
-from deepbio.multiomic.binding_model import BindingAffinityRegressor
+from deepbio.core.checkpoint import LoopCheckpoint
 from deepbio.core.distribute import replica_shares, strategy_replicas
-from deepbio.core.resume import LoopCheckpoint
+from deepbio.core.engine import Progress, compile_step, minimize, run_loop
 from deepbio.core.optimizers import warmup_cosine_adamw
+from deepbio.multiomic.binding_model import BindingAffinityRegressor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,30 +140,27 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
     optimizers built in its scope; not XLA-compiled) it takes ``(batches, ys,
     weights)``: one batch, target and weight (0 or 1) array per replica
     (`deepbio.core.distribute.replica_shares`), runs with
-    ``strategy.run``, and each replica's loss is its weighted squared error
-    over the weight of the *whole* step, so the summed gradients are those of
-    the whole batch on one device. Both return the step's mean loss.
+    ``strategy.run`` (`deepbio.core.engine.compile_step`), and each
+    replica's loss is its weighted squared error over the weight of the
+    *whole* step, so the summed gradients are those of the whole batch on one
+    device. Both return the step's mean loss.
 
     Args:
         model: `BindingAffinityRegressor`.
         shared: bool, batches from `shared_batch` (else `full_batch`).
         optimizers: list of ``(optimizer, variables)``; each optimizer
-            updates its own variables.
+            updates its own variables (`deepbio.core.engine.minimize`).
         jit_compile: bool, XLA compilation of both steps.
 
     Both steps work on the standardised scale (``y`` standardised targets).
     """
-    import tensorflow as tf
-
-    from deepbio.core.distribute import per_replica, synchronized_gradients
-
     matrix, vector = tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)
     if shared:
         spec = {"prefix_ids": matrix, "prefix_mask": matrix, "free_ids": matrix,
                 "free_mask": matrix, "free_positions": matrix, "prefix_index": vector}
     else:
         spec = {"token_ids": matrix, "padding_mask": matrix}
-    strategy = tf.distribute.get_strategy()
+    floats = tf.TensorSpec((None,), tf.float32)
     replicas = strategy_replicas()
 
     def standardized(batch, training):
@@ -172,52 +170,25 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
                            training=training)[:, 0, :]
         return keras.ops.squeeze(model.head(model.head_dropout(x, training=training)), -1)
 
-    scaling = any(isinstance(o, keras.optimizers.LossScaleOptimizer) for o, _ in optimizers)
-
     def replica_step(batch, y, weights, total):
         """One replica's update; ``weights`` None: the plain mean of the batch."""
-        with tf.GradientTape(persistent=scaling) as tape:
-            predicted = keras.ops.cast(standardized(batch, True), "float32")
-            error = keras.ops.square(predicted - y)
-            loss = (keras.ops.mean(error) if weights is None
+        def loss():
+            error = keras.ops.square(keras.ops.cast(standardized(batch, True), "float32") - y)
+            return (keras.ops.mean(error) if weights is None
                     else keras.ops.sum(error * weights) / total)
-            scaled = [optimizer.scale_loss(loss) for optimizer, _ in optimizers] if scaling else None
-        if scaling:  # each loss-scale optimizer unscales the gradients of its own scaled loss
-            for (optimizer, vs), scaled_loss in zip(optimizers, scaled):
-                grads = synchronized_gradients(tape.gradient(scaled_loss, vs), optimizer)
-                optimizer.apply_gradients(zip(grads, vs))
-            return loss
-        variables = [v for _, vs in optimizers for v in vs]
-        grads = tape.gradient(loss, variables)
-        at = 0
-        for optimizer, vs in optimizers:
-            optimizer.apply_gradients(zip(grads[at:at + len(vs)], vs))
-            at += len(vs)
-        return loss
+        return minimize(loss, optimizers)
 
-    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)],
-                 jit_compile=jit_compile)
-    def one_device_step(batch, y):
-        return replica_step(batch, y, None, None)
-
-    floats = tf.TensorSpec((None,), tf.float32)
-
-    fed = replicas or 1
-
-    @tf.function(input_signature=[[spec] * fed, [floats] * fed, [floats] * fed,
-                                  tf.TensorSpec((), tf.float32)])
-    def distributed_step(batches, ys, weights, total):
-        values = per_replica(list(zip(batches, ys, weights)), strategy)
-        losses = strategy.run(lambda v: replica_step(*v, total), args=(values,))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+    step = compile_step(replica_step, (spec, floats, floats), (tf.TensorSpec((), tf.float32),),
+                        one_device=(lambda batch, y: replica_step(batch, y, None, None),
+                                    [spec, floats]), jit_compile=jit_compile)
 
     def train_step(batch, y, weights=None):
         if replicas is None:
-            return one_device_step(batch, y)
+            return step(batch, y)
         total = tf.constant(float(sum(np.sum(w) for w in weights)), tf.float32)
-        return distributed_step([{k: np.asarray(v, np.int32) for k, v in b.items()} for b in batch],
-                                [np.asarray(v, np.float32) for v in y],
-                                [np.asarray(w, np.float32) for w in weights], total)
+        return step([({k: np.asarray(v, np.int32) for k, v in b.items()},
+                       np.asarray(t, np.float32), np.asarray(w, np.float32))
+                     for b, t, w in zip(batch, y, weights)], (total,))
 
     @tf.function(input_signature=[spec], jit_compile=jit_compile)
     def predict_step(batch):
@@ -226,36 +197,8 @@ def regression_step_functions(model, shared, optimizers, jit_compile=False):
     return train_step, predict_step
 
 
-def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, description="fine-tuning"):
-    """Trains a `BindingAffinityRegressor` on ``train_rows`` (MSE on standardised ΔG).
-
-    Inside a run unit (`deepbio.core.run_folder.RunFolder.checkpointed`)
-    every epoch is checkpointed (`deepbio.core.resume.LoopCheckpoint`),
-    so a killed fine-tuning resumes at its last finished epoch with the same
-    result. Under a strategy with several replicas each step's batch is split
-    over them (`regression_step_functions`); ``config.batch_size`` is the
-    global batch.
-
-    Args:
-        backbone: a `MultiomicBackbone` (trained in place; pass a copy).
-        encoded: `EncodedComplexes`.
-        dg: float array (n,), ΔG in kcal/mol.
-        train_rows: int array, the complexes to fit (mean / std of their ΔG
-            set the head's scaling).
-        config: `BindingConfig` (`deepbio.multiomic.binding_task`).
-        tokenizer: `MultiomicTokenizer`.
-        verbose: 0 silent.
-
-    Returns:
-        ``(model, predict_fn, history)``: ``predict_fn(rows)`` gives ΔG
-        (kcal/mol) of any complexes; ``history`` the mean loss per epoch.
-    """
-    shared = backbone.isolated_segment_token_id is not None
-    mean, std = float(np.mean(dg[train_rows])), float(np.std(dg[train_rows]) or 1.0)
-    targets = ((np.asarray(dg) - mean) / std).astype(np.float32)
-    model = BindingAffinityRegressor(backbone, mean, std, config.dropout, name="binding_regressor")
-    rng = np.random.default_rng(config.seed)
-    steps = config.epochs * len(batch_rows(encoded, train_rows, config.batch_size, rng, shared))
+def _optimizers(model, backbone, config, steps):
+    """``[(optimizer, variables)]``: AdamW for the embeddings, the rest, the head (own rates)."""
     embedding_vars = list(backbone.token_embedding.trainable_variables)
     head_vars = list(model.head.trainable_variables)
     taken = {id(v) for v in embedding_vars + head_vars}
@@ -268,30 +211,61 @@ def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, d
         optimizer = warmup_cosine_adamw(rate, steps, config.warmup_fraction, config.weight_decay)
         optimizer.build(variables)
         optimizers.append((optimizer, variables))
+    return optimizers
+
+
+def fine_tune(backbone, encoded, dg, train_rows, config, tokenizer, verbose=1, description="fine-tuning"):
+    """Trains a `BindingAffinityRegressor` on ``train_rows`` (MSE on standardised ΔG).
+
+    The epochs run in `deepbio.core.engine.run_loop`: inside a run unit
+    (`deepbio.core.run_folder.RunFolder.checkpointed`) every epoch is
+    checkpointed (`deepbio.core.checkpoint.LoopCheckpoint`), so a killed
+    fine-tuning resumes at its last finished epoch with the same result.
+    Under a strategy with several replicas each step's batch is split over
+    them (`regression_step_functions`); ``config.batch_size`` is the global
+    batch.
+
+    Args:
+        backbone: a `MultiomicBackbone` (trained in place; pass a copy).
+        encoded: `EncodedComplexes`.
+        dg: float array (n,), ΔG in kcal/mol.
+        train_rows: int array, the complexes to fit (mean / std of their ΔG
+            set the head's scaling).
+        config: `BindingConfig` (`deepbio.multiomic.binding_task`).
+        tokenizer: `MultiomicTokenizer`.
+        verbose: 0 silent, 1 a progress bar per epoch (cleared after it).
+        description: str, names the training in the progress bar.
+
+    Returns:
+        ``(model, predict_fn, history)``: ``predict_fn(rows)`` gives ΔG
+        (kcal/mol) of any complexes; ``history`` the mean loss per epoch.
+    """
+    shared = backbone.isolated_segment_token_id is not None
+    mean, std = float(np.mean(dg[train_rows])), float(np.std(dg[train_rows]) or 1.0)
+    targets = ((np.asarray(dg) - mean) / std).astype(np.float32)
+    model = BindingAffinityRegressor(backbone, mean, std, config.dropout, name="binding_regressor")
+    rng = np.random.default_rng(config.seed)
+    steps = config.epochs * len(batch_rows(encoded, train_rows, config.batch_size, rng, shared))
+    optimizers = _optimizers(model, backbone, config, steps)
     train_step, predict_step = regression_step_functions(model, shared, optimizers,
                                                         config.function_jit_compile())
     replicas = strategy_replicas()
-    checkpoint = LoopCheckpoint(model, [optimizer for optimizer, _ in optimizers], rng)
-    done, history = checkpoint.restore()
-    history = history or []
-    for epoch in range(done, config.epochs):
-        batches = batch_rows(encoded, train_rows, config.batch_size, rng, shared)
-        losses = []
-        bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   disable=verbose != 1, leave=False)
-        for rows in bar:
-            if replicas is None:
-                batch = make_batch(encoded, rows, tokenizer, shared, targets)
-                y = batch.pop("y")
-                losses.append(float(train_step(batch, y)))
-                continue
-            shares = replica_shares(len(rows), replicas)
-            parts = [make_batch(encoded, rows[share], tokenizer, shared, targets)
-                     for share, _ in shares]
-            losses.append(float(train_step(parts, [part.pop("y") for part in parts],
-                                           [w for _, w in shares])))
-        history.append(float(np.mean(losses)))
-        checkpoint.save(epoch + 1, history)
+
+    def step(rows):
+        if replicas is None:
+            batch = make_batch(encoded, rows, tokenizer, shared, targets)
+            y = batch.pop("y")
+            return float(train_step(batch, y))
+        shares = replica_shares(len(rows), replicas)
+        parts = [make_batch(encoded, rows[share], tokenizer, shared, targets)
+                 for share, _ in shares]
+        return float(train_step(parts, [part.pop("y") for part in parts], [w for _, w in shares]))
+
+    history = run_loop(step, lambda epoch: batch_rows(encoded, train_rows, config.batch_size, rng,
+                                                      shared), config.epochs,
+                       checkpoint=LoopCheckpoint(model, [o for o, _ in optimizers], rng),
+                       progress=Progress(description, "batch", int(verbose == 1), lines=False,
+                                         leave=False))["loss"]
 
     def predict_fn(rows, source=None):
         """ΔG (kcal/mol) of complexes ``rows`` of ``source`` (default the training encoding)."""

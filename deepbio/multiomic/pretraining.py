@@ -8,10 +8,13 @@ masks). The run-folder side (corpus, saving, report) is
 
 import keras
 import numpy as np
-from tqdm.auto import tqdm
+import tensorflow as tf
 
-from deepbio.multiomic.masked_lm import mask_tokens
+from deepbio.core.checkpoint import LoopCheckpoint
+from deepbio.core.distribute import replica_shares, strategy_replicas
+from deepbio.core.engine import Progress, compile_step, minimize, run_loop
 from deepbio.core.optimizers import warmup_cosine_adamw
+from deepbio.multiomic.masked_lm import mask_tokens
 
 
 def encode_corpus(corpus, tokenizer):
@@ -61,26 +64,20 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
     Under a `tf.distribute` strategy (``--strategy mirrored`` or
     ``multi-worker``; the model and ``optimizer`` built in its scope),
     ``train_step`` splits the batch's rows over the replicas
-    (`deepbio.core.distribute.replica_shares`) and runs with
-    ``strategy.run``: each replica's loss is its cross-entropy sum over the
+    (`deepbio.core.distribute.replica_shares`, `deepbio.core.engine.
+    compile_step`): each replica's loss is its cross-entropy sum over the
     masked-token count of the *whole* batch, so the summed gradients are
-    those of the whole batch on one device (that step is not
-    XLA-compiled). ``eval_step`` runs in cross-replica context.
+    those of the whole batch on one device (that step is not XLA-compiled).
+    ``eval_step`` runs in cross-replica context.
 
     Args:
         model: `MultiomicMaskedLM`.
         optimizer: a built Keras optimizer (`keras.optimizers.LossScaleOptimizer`
-            under mixed precision: the loss is scaled).
+            under mixed precision: the loss is scaled, `deepbio.core.engine.minimize`).
         jit_compile: bool, XLA (`deepbio.core.task.TrainingConfig.function_jit_compile`).
     """
-    import tensorflow as tf
-
-    from deepbio.core.distribute import (per_replica, replica_shares, strategy_replicas,
-                                              synchronized_gradients)
-
     spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
             tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32)]
-    strategy = tf.distribute.get_strategy()
     replicas = strategy_replicas()
 
     def losses(ids, mask, targets, weights, training):
@@ -91,33 +88,21 @@ def mlm_step_functions(model, optimizer, jit_compile=False):
         return keras.ops.sum(ce * weights), keras.ops.sum(correct * weights), keras.ops.sum(weights)
 
     def replica_step(ids, mask, targets, weights, count):
-        with tf.GradientTape() as tape:
-            total, _, _ = losses(ids, mask, targets, weights, True)
-            loss = total / count
-            scaled = optimizer.scale_loss(loss)  # the loss itself unless loss scaling is on
-        grads = synchronized_gradients(tape.gradient(scaled, model.trainable_variables), optimizer)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+        return minimize(lambda: losses(ids, mask, targets, weights, True)[0] / count,
+                        [(optimizer, model.trainable_variables)])
 
-    @tf.function(input_signature=[*spec, tf.TensorSpec((), tf.float32)], jit_compile=jit_compile)
-    def one_device_step(ids, mask, targets, weights, count):
-        return replica_step(ids, mask, targets, weights, count)
-
-    @tf.function(input_signature=[[spec] * (replicas or 1), tf.TensorSpec((), tf.float32)])
-    def distributed_step(shares, count):
-        values = per_replica([tuple(share) for share in shares], strategy)
-        losses_ = strategy.run(lambda v: replica_step(*v, count), args=(values,))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses_, axis=None)
+    step = compile_step(replica_step, spec, (tf.TensorSpec((), tf.float32),),
+                        jit_compile=jit_compile)
 
     def train_step(ids, mask, targets, weights):
         count = tf.constant(max(float(np.sum(weights)), 1.0), tf.float32)
         if replicas is None:
-            return one_device_step(ids, mask, targets, weights, count)
+            return step(ids, mask, targets, weights, count)
         arrays = [np.asarray(a, np.int32) for a in (ids, mask, targets)]
         weights = np.asarray(weights, np.float32)
         shares = [[*(a[rows] for a in arrays), weights[rows] * w[:, None]]
                   for rows, w in replica_shares(len(arrays[0]), replicas)]
-        return distributed_step(shares, count)
+        return step(shares, (count,))
 
     @tf.function(input_signature=spec, jit_compile=jit_compile)
     def eval_step(ids, mask, targets, weights):
@@ -130,10 +115,12 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
     """Masked-LM training of ``model`` on corpus rows ``train`` (in place).
 
     Each epoch draws one random crop of every training sequence, in random
-    order; AdamW with linear warm-up and cosine decay. Inside a run unit
+    order; AdamW with linear warm-up and cosine decay. The epochs run in
+    `deepbio.core.engine.run_loop`: inside a run unit
     (`deepbio.core.run_folder.RunFolder.checkpointed`) every epoch is
-    checkpointed (`deepbio.core.resume.LoopCheckpoint`), so a killed
-    training resumes at its last finished epoch with the same result.
+    checkpointed (`deepbio.core.checkpoint.LoopCheckpoint`, with ``rng``),
+    so a killed training resumes at its last finished epoch with the same
+    result.
 
     Args:
         model: `MultiomicMaskedLM`.
@@ -144,43 +131,36 @@ def train_masked_lm(model, content, tag_ids, train, config, tokenizer, rng, verb
             ``crop_length``, ``mask_rate``).
         tokenizer: `MultiomicTokenizer`.
         rng: numpy Generator (order, crops, masks).
-        verbose: 0 silent, else progress bars / one line per epoch.
+        verbose: 0 silent, else progress bars (2: redrawn every 5 s) and
+            one line per epoch.
 
     Returns:
         ``(history, steps, eval_step)``: mean training loss per epoch, the
         number of optimizer steps, the compiled evaluation step (see
         `mlm_step_functions`).
     """
-    from deepbio.core.resume import LoopCheckpoint
-
     steps_per_epoch = max(1, int(np.ceil(len(train) / config.batch_size)))
     steps = steps_per_epoch * config.epochs
     optimizer = warmup_cosine_adamw(config.learning_rate, steps, config.warmup_fraction,
                                     config.weight_decay)
     optimizer.build(model.trainable_variables)
     train_step, eval_step = mlm_step_functions(model, optimizer, config.function_jit_compile())
-    checkpoint = LoopCheckpoint(model, [optimizer], rng)
-    done, history = checkpoint.restore()
-    history = history or []
-    for epoch in range(done, config.epochs):
+
+    def batches(epoch):  # the epoch's order; crops and masks are drawn step by step
         permutation = rng.permutation(train)
-        batches = range(steps_per_epoch)
-        bar = tqdm(batches, desc=f"pre-training epoch {epoch + 1}/{config.epochs}", unit="step",
-                   disable=verbose == 0, mininterval=5 if verbose == 2 else 0.1)
-        losses = []
-        for b in bar:
-            rows = permutation[b * config.batch_size:(b + 1) * config.batch_size]
-            ids, mask = crop_batch(content, tag_ids, rows, config.crop_length, tokenizer, rng)
-            inputs, targets, weights = mask_tokens(ids, mask, tokenizer.content_ids,
-                                                   tokenizer.mask_id, config.mask_rate, rng)
-            losses.append(float(train_step(inputs, mask.astype(np.int32), targets, weights)))
-            if b % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        history.append(float(np.mean(losses)))
-        checkpoint.save(epoch + 1, history)
-        if verbose:
-            print(f"pre-training epoch {epoch + 1}: masked-LM loss {history[-1]:.4f}", flush=True)
-    return history, steps, eval_step
+        return [permutation[b * config.batch_size:(b + 1) * config.batch_size]
+                for b in range(steps_per_epoch)]
+
+    def step(rows):
+        ids, mask = crop_batch(content, tag_ids, rows, config.crop_length, tokenizer, rng)
+        inputs, targets, weights = mask_tokens(ids, mask, tokenizer.content_ids,
+                                               tokenizer.mask_id, config.mask_rate, rng)
+        return float(train_step(inputs, mask.astype(np.int32), targets, weights))
+
+    history = run_loop(step, batches, config.epochs,
+                       checkpoint=LoopCheckpoint(model, [optimizer], rng),
+                       progress=Progress("pre-training", "step", verbose))
+    return history["loss"], steps, eval_step
 
 
 def heldout_batches(content, tag_ids, heldout, config, tokenizer):

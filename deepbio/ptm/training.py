@@ -14,6 +14,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm.auto import tqdm
 
 import Feature_extraction_algorithms as fea
+from deepbio.core.engine import fit
 from deepbio.ptm.data import PTM_LABELS
 from deepbio.metrics import CALIBRATED_KEYS, multilabel_metrics, per_label_metrics
 from deepbio.ptm.model import PTMClassifier
@@ -94,29 +95,21 @@ def train_model(config, x_train, y_train, x_val, y_val, verbose=1):
     Returns:
         ``(model, history_dict)``; the model holds its best-validation weights.
 
-    Under `tf.distribute.MultiWorkerMirroredStrategy` (``--strategy
-    multi-worker``), where Keras 3's ``model.fit`` fails, the same model, loss
-    and optimizer train with `deepbio.core.distribute.fit_distributed`
-    (same early stopping and learning-rate schedule; no AUROC in the history).
+    The training runs in `deepbio.core.engine.fit`: ``model.fit``, or under
+    `tf.distribute.MultiWorkerMirroredStrategy` (``--strategy
+    multi-worker``), where Keras 3's ``model.fit`` fails, the engine's step
+    loop with the same model, loss, optimizer, early stopping and
+    learning-rate schedule (no AUROC in the history).
     """
-    from deepbio.core.distribute import fit_distributed, is_multi_worker
-    from deepbio.core.resume import resumable_fit
-
     model = build_classifier(config, x_train[1].shape[-1])
     loss = _loss(config, y_train)
     model.compile(
         optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
         loss=loss, metrics=[keras.metrics.AUC(multi_label=True, name="auroc")],
         jit_compile=config.keras_jit_compile())
-    if is_multi_worker():
-        return model, fit_distributed(
-            model, loss, model.optimizer, x_train, y_train.astype(np.float32),
-            validation_data=(x_val, y_val.astype(np.float32)), epochs=config.epochs,
-            batch_size=config.batch_size, patience=config.patience,
-            reduce_lr=(0.5, max(2, config.patience // 3)), seed=config.seed, verbose=verbose)
     callbacks = [keras.callbacks.EarlyStopping(patience=config.patience, restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, config.patience // 3))]
-    return model, resumable_fit(
+    return model, fit(
         model, x_train, y_train.astype(np.float32), validation_data=(x_val, y_val.astype(np.float32)),
         epochs=config.epochs, batch_size=config.batch_size, seed=config.seed, verbose=verbose,
         callbacks=callbacks, stateful=callbacks)

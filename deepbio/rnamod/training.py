@@ -13,8 +13,7 @@ import numpy as np
 from deepbio.losses import masked_binary_crossentropy
 from deepbio.metrics import binary_metrics
 from deepbio.rnamod.model import vqrna_from_config
-from deepbio.core.distribute import fit_distributed, is_multi_worker
-from deepbio.core.resume import resumable_fit
+from deepbio.core.engine import fit
 
 
 def compile_model(model, config):
@@ -27,7 +26,7 @@ def compile_model(model, config):
 
 
 def _per_example_loss(config):
-    """The compiled loss per window, for `fit_distributed`: w_ce · masked BCE + w_rec · MSE.
+    """The compiled loss per window, for the engine's step loop: w_ce · masked BCE + w_rec · MSE.
 
     (The quantizer's VQ loss is a model loss, added by the loop.)
     """
@@ -68,7 +67,7 @@ class BestValidationAUROC(keras.callbacks.Callback):
         self.best, self.best_epoch, self.best_weights, self.wait = -np.inf, -1, None, 0
 
     def get_state(self):
-        """What a resumed training needs (`deepbio.core.resume.ResumableTraining`)."""
+        """What a resumed training needs (saved with every epoch by `deepbio.core.engine.fit`)."""
         return {"best": self.best, "best_epoch": self.best_epoch, "best_weights": self.best_weights,
                 "wait": self.wait}
 
@@ -128,14 +127,9 @@ def train_model(config, names, x, y, x_val, y_val, verbose=2):
     schedule = keras.callbacks.ReduceLROnPlateau(monitor="val_auroc", mode="max", factor=0.5,
                                                  patience=1, verbose=0)
     targets = {"modification": y, "reconstruction": x}
-    if is_multi_worker():  # Keras 3's model.fit cannot run there: the same training, own loop
-        history = fit_distributed(model, _per_example_loss(config), model.optimizer, x, targets,
-                                  batch_size=config.batch_size, epochs=config.epochs,
-                                  seed=config.seed, verbose=verbose, callbacks=[selector, schedule])
-    else:
-        history = resumable_fit(model, x, targets, batch_size=config.batch_size,
-                                epochs=config.epochs, seed=config.seed, verbose=verbose,
-                                callbacks=[selector, schedule], stateful=[selector, schedule])
+    history = fit(model, x, targets, batch_size=config.batch_size, epochs=config.epochs,
+                  seed=config.seed, verbose=verbose, callbacks=[selector, schedule],
+                  stateful=[selector, schedule], loss=_per_example_loss(config))
     seconds = time.perf_counter() - start
     epochs_run = len(history["loss"])
     return model, {"epochs_run": epochs_run, "best_epoch": selector.best_epoch + 1,

@@ -1,7 +1,8 @@
 """tf.distribute: mirrored training over 2 logical CPUs equals one device, and the tasks run under it.
 
-The custom loop (`deepbio.core.distribute.fit_distributed`) equals ``model.fit``, resumes
-from its checkpoints, and trains the PTM network across 2 worker processes; the multi-omic
+The engine's step loop for compiled models (`deepbio.core.engine.fit_distributed`) equals
+``model.fit``, resumes from its checkpoints, and trains the PTM network across 2 worker processes
+(`deepbio.core.engine.fit` picks it there); the multi-omic
 custom loops (pre-training, ΔG fine-tuning) give the one-device training under a mirrored
 strategy and across 2 workers.
 """
@@ -146,7 +147,7 @@ LOOP_SCRIPT = textwrap.dedent("""
     import numpy as np
     from deepbio.core.run_folder import make_strategy
     import keras
-    from deepbio.core.distribute import fit_distributed
+    from deepbio.core.engine import fit_distributed
 
     strategy = make_strategy(sys.argv[1], cpu_replicas=int(sys.argv[2]))
     if sys.argv[3] == "mixed":
@@ -169,10 +170,12 @@ LOOP_SCRIPT = textwrap.dedent("""
                           loss=keras.losses.BinaryCrossentropy())
         return model
 
-    def loop(epochs, **kwargs):
-        return fit_distributed(model, model.loss, model.optimizer, x, y, epochs=epochs,
-                               batch_size=16, validation_data=(xv, yv), patience=2,
-                               reduce_lr=(0.5, 1), shuffle=False, strategy=strategy, **kwargs)
+    def loop(epochs, **kwargs):  # the same schedule: Keras callbacks, driven by the step loop
+        callbacks = [keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+                     keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1)]
+        return fit_distributed(model, x, y, epochs=epochs, batch_size=16,
+                               validation_data=(xv, yv), callbacks=callbacks, shuffle=False,
+                               strategy=strategy, **kwargs)
 
     def result(history):
         return {"loss": history["loss"], "val_loss": history["val_loss"],
@@ -191,21 +194,6 @@ LOOP_SCRIPT = textwrap.dedent("""
     loop(2, checkpoint_dir=folder)  # killed after epoch 2 ...
     model = build()
     out["resumed"] = result(loop(6, checkpoint_dir=folder))  # ... and started again
-
-    def callback_loop(epochs, **kwargs):  # the same schedule, as Keras callbacks it drives
-        callbacks = [keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
-                     keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1)]
-        return fit_distributed(model, model.loss, model.optimizer, x, y, epochs=epochs,
-                               batch_size=16, validation_data=(xv, yv), callbacks=callbacks,
-                               shuffle=False, strategy=strategy, **kwargs)
-
-    model = build()
-    out["callbacks"] = result(callback_loop(6))
-    folder = tempfile.mkdtemp()
-    model = build()
-    callback_loop(2, checkpoint_dir=folder)
-    model = build()
-    out["callbacks_resumed"] = result(callback_loop(6, checkpoint_dir=folder))
     print(json.dumps(out))
 """)
 
@@ -227,7 +215,8 @@ def _loop_results(strategy, replicas, precision, dropout):
 def test_custom_loop_equals_fit_and_resumes(strategy, replicas, precision, dropout, tolerance):
     """Same losses and weights as model.fit with EarlyStopping + ReduceLROnPlateau, a partial last
     batch (70 rows, batch 16), two inputs, dropout and (mixed) loss scaling; a restart resumes
-    exactly (weights, optimizer and dropout seed state from the checkpoint)."""
+    exactly (weights, optimizer, dropout seed state and the callbacks' state from the
+    checkpoint)."""
     import numpy as np
 
     out = _loop_results(strategy, replicas, precision, dropout)
@@ -240,13 +229,6 @@ def test_custom_loop_equals_fit_and_resumes(strategy, replicas, precision, dropo
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
         np.testing.assert_allclose(c, b, rtol=1e-6, atol=1e-7)
     assert resumed["loss"] == loop["loss"] and resumed["val_loss"] == loop["val_loss"]
-    callbacks, callbacks_resumed = out["callbacks"], out["callbacks_resumed"]  # Keras callbacks
-    for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(callbacks[key], fit[key], rtol=tolerance)
-    assert callbacks_resumed["loss"] == callbacks["loss"]  # their state survived the restart
-    for a, b, c in zip(fit["weights"], callbacks["weights"], callbacks_resumed["weights"]):
-        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance)
-        np.testing.assert_allclose(c, b, rtol=1e-6, atol=1e-7)
 
 
 def _free_port():
@@ -341,8 +323,8 @@ FIT_TASKS = {  # task: (flags, the held-out / validation AUROC of the report)
 
 @pytest.mark.parametrize("task", list(FIT_TASKS))
 def test_fit_tasks_train_on_two_workers(task, tmp_path, data_dir):
-    """rnamod and motif (``model.fit`` on one process) train across 2 workers with
-    `fit_distributed`, driving the same callbacks (best-validation-AUROC selection, plateau
+    """rnamod and motif (``model.fit`` on one process) train across 2 workers with the engine's
+    step loop (`deepbio.core.engine.fit_distributed`), driving the same callbacks (best-validation-AUROC selection, plateau
     schedule, early stopping): the same epochs and an AUROC within `AUROC_TOLERANCE`."""
     flags, auroc = FIT_TASKS[task]
     common = [sys.executable, str(ROOT / "main.py"), "--task", task, *flags, "--verbose", "0",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from deepbio.core.resume import read_state, write_state
+from deepbio.core.checkpoint import read_state, write_state
 from test_reproducible import _without_timings
 from tiny_flags import TINY
 
@@ -136,9 +136,9 @@ BINDING_TWO_EPOCHS = [*TINY["binding"], "--epochs", "2", "--pretrain-epochs", "2
 
 
 def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
-    """Masked-LM pre-training and ΔG fine-tuning (custom loops, `LoopCheckpoint`) killed after their
-    first epoch resume there (the second rerun also loads the finished pre-training unit): the run
-    ends with the uninterrupted run's report."""
+    """Masked-LM pre-training and ΔG fine-tuning (step loops of `deepbio.core.engine.run_loop`)
+    killed after their first epoch resume there (the second rerun also loads the finished
+    pre-training unit): the run ends with the uninterrupted run's report."""
 
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -168,8 +168,8 @@ def test_custom_loops_resume_at_their_last_epoch(tmp_path, data_dir):
         process.wait(timeout=60)
         assert not unit.exists() and not (out / "report.json").exists()
         saved = read_state(state)
-        assert saved["epoch"] == 1 and len(saved["history"]) == 1
-        saved["history"][0] = 123.0  # shows in the report only if the rerun resumes from here
+        assert saved["epoch"] == 1 and len(saved["history"]["loss"]) == 1
+        saved["history"]["loss"][0] = 123.0  # shows in the report only if the rerun resumes here
         write_state(saved, state)
     resumed = subprocess.run(command(out), capture_output=True, text=True, timeout=600, env=env,
                              cwd=ROOT)

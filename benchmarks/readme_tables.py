@@ -1,4 +1,15 @@
-"""README tables: each headline figure as mean ± sd over seeds, with its command, commit and machine.
+"""Result tables: each headline figure as mean ± sd over seeds, with its command, commit and machine.
+
+The tables live on the docs page ``docs/results.md`` ("Results over seeds"),
+each task's between its two markers::
+
+    <!-- readme_tables:begin TASK -->
+    ...
+    <!-- readme_tables:end TASK -->
+
+``--docs`` replaces what lies between them with the new section (text outside
+the markers, such as a note above a table, is kept); the README quotes the
+headline figures and links to that page.
 
 For every requested task and seed the script runs
 
@@ -16,8 +27,10 @@ It then reads every ``report.json`` and prints one Markdown table per task:
 metric | mean ± sd | the value of each seed, where sd is the sample standard
 deviation (n - 1) over the seeds, under the command, the commit(s) and the
 machine (CPU model and cores from ``/proc/cpuinfo``, GPUs from ``nvidia-smi
--L``). The same Markdown goes to ``--markdown``. Figures for the README need
-at least three seeds (the default ``0,1,2``); fewer are marked as such.
+-L``). The same Markdown goes to ``--markdown``, and with ``--docs`` into the
+docs page. Published figures need at least three seeds (the default
+``0,1,2``); fewer are marked as such. A task with a failed run is not written
+into the docs page (its old table stays).
 
 Metrics per task (from ``report.json``):
 
@@ -39,12 +52,13 @@ Metrics per task (from ``report.json``):
 Example:
 
     DEEPBIO_DATA=../shared/data python benchmarks/readme_tables.py --tasks ptm,motif,rnamod,binding \\
-        --seeds 0,1,2 --runs runs/readme --markdown runs/readme/tables.md
+        --seeds 0,1,2 --runs runs/readme --markdown runs/readme/tables.md --docs
     python benchmarks/readme_tables.py --tasks rnamod --extra rnamod='--profile gpu --mixed-precision'
     python benchmarks/readme_tables.py --tiny --tasks motif --seeds 0,1 --runs /tmp/t   # smoke run
 
 Exit status: 0 tables written, 1 a run failed (its last output lines are
-printed; the other runs and tables still are), 2 bad usage.
+printed; the other runs and tables still are), 2 bad usage (including a docs
+page without a task's markers).
 """
 
 import argparse
@@ -62,6 +76,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("ptm", "motif", "rnamod", "binding", "pretrain")
+DOCS_PAGE = ROOT / "docs" / "results.md"
 PTM_LABELS = ("a", "c", "m", "s")
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -334,7 +349,7 @@ def task_table(task, seeds, reports, records, digits=4):
         lines.append(f"Wall seconds per run: {', '.join(f'{s:.0f}' for s in seconds)}  ")
     note = f"Mean ± sample standard deviation over {len(ok)} seed(s)"
     if len(ok) < 3:
-        note += " (fewer than 3: not for the README)"
+        note += " (fewer than 3: not for the docs)"
     failed = [s for s, r in zip(seeds, reports) if r is None]
     if failed:
         note += f"; run(s) of seed {', '.join(map(str, failed))} failed"
@@ -349,6 +364,51 @@ def task_table(task, seeds, reports, records, digits=4):
         cell = _fmt(mean, digits) + (f" ± {_fmt(sd, digits)}" if sd is not None else "")
         lines.append(f"| {name} | {cell} | " + " | ".join(_fmt(v, digits) for v in values) + " |")
     return "\n".join(lines)
+
+
+def markers(task):
+    """The two lines between which ``task``'s section stands on the docs page."""
+    return f"<!-- readme_tables:begin {task} -->", f"<!-- readme_tables:end {task} -->"
+
+
+def replace_sections(text, sections, where="the docs page"):
+    """``text`` with each task's section put between its markers.
+
+    Args:
+        text: str, the page.
+        sections: dict, task → its Markdown section (`task_table`).
+        where: str, the page's name for error messages.
+
+    Returns:
+        str: the page, unchanged outside the markers.
+
+    Raises:
+        UsageError: a task's markers are missing, repeated or out of order.
+    """
+    for task, section in sections.items():
+        begin, end = markers(task)
+        if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+            raise UsageError(f"{where} needs the lines {begin!r} and {end!r}, once each and in "
+                             f"that order, around the {task} table")
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{section.strip()}\n{end}{tail}"
+    return text
+
+
+def write_docs(path, sections):
+    """Writes ``sections`` (task → Markdown) between their markers in the page ``path``, atomically.
+
+    Raises:
+        UsageError: the page is missing or lacks a task's markers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--docs: {path} is not a file")
+    text = replace_sections(path.read_text(encoding="utf-8"), sections, where=str(path))
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _parse_seeds(text):
@@ -381,6 +441,10 @@ def parse_args(argv=None):
                         help="tiny runs (tests/core/test_reproducible.py's flags), for smoke tests")
     parser.add_argument("--markdown", default=None, metavar="FILE",
                         help="also write the Markdown here")
+    parser.add_argument("--docs", nargs="?", const=str(DOCS_PAGE), default=None, metavar="PAGE",
+                        help="also write each task's section between its markers in PAGE "
+                             "(default docs/results.md); tasks with a failed run are left as "
+                             "they are")
     parser.add_argument("--digits", type=int, default=4, help="decimals shown (default 4)")
     parser.add_argument("--no-run", action="store_true",
                         help="only tabulate the reports already in --runs")
@@ -407,7 +471,13 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         runs = Path(args.runs).resolve()
-        sections, failed = [], False
+        if args.docs:  # check the page's markers before hours of runs
+            page = Path(args.docs)
+            if not page.is_file():
+                raise UsageError(f"--docs: {page} is not a file")
+            replace_sections(page.read_text(encoding="utf-8"), dict.fromkeys(args.task_names, ""),
+                             where=str(page))
+        sections, complete, failed = [], {}, False
         for task in args.task_names:
             reports, records = [], []
             for seed in args.seed_list:
@@ -426,6 +496,10 @@ def main(argv=None):
                 reports.append(report)
                 records.append(record)
             sections.append(task_table(task, args.seed_list, reports, records, args.digits))
+            if all(report is not None for report in reports):
+                complete[task] = sections[-1]
+        if args.docs and complete:
+            write_docs(args.docs, complete)
     except UsageError as error:
         print(f"readme_tables: error: {error}", file=sys.stderr)
         return 2

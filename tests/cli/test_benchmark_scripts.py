@@ -5,7 +5,8 @@ Both scripts run by subprocess. `gpu_check.py` runs on the CPU
 with the small ``cpu`` profile for two seconds per task; its OOM retry is
 tested in-process with a stand-in for the measurement. `readme_tables.py`
 runs the tiny motif run for two seeds and its table is checked against the
-two ``report.json`` files.
+two ``report.json`` files, and against what ``--docs`` writes into a copy of
+the results page (``docs/results.md``).
 """
 
 import json
@@ -104,7 +105,7 @@ def test_readme_tables_tiny_motif(tmp_path, data_dir):
     assert "`python main.py --task motif --seed S --output " in text and "seedS --verbose 0" in text
     record = json.loads((runs / "motif" / "seed0.json").read_text())
     assert re.fullmatch(r"[0-9a-f]{40}", record["commit"])
-    assert f"Commit: {record['commit']}" in text
+    assert record["commit"] in text  # "Commit: X", or "Commits: ..." when HEAD moved between seeds
     assert f"{record['machine']['cores']} cores" in text and "fewer than 3" in text
 
     again = _run(args, tmp_path)  # every report exists: nothing runs again, same tables
@@ -113,6 +114,23 @@ def test_readme_tables_tiny_motif(tmp_path, data_dir):
 
     other = _run([*args[:-2], "--extra", "motif=--epochs 1"], tmp_path)  # other flags: refused
     assert other.returncode == 2 and "readme_tables: error:" in other.stderr
+
+    # --docs: the motif section goes between its markers on (a copy of) the results page
+    page = tmp_path / "results.md"
+    original = (ROOT / "docs" / "results.md").read_text()
+    page.write_text(original)
+    docs = _run([*args[:-2], "--no-run", "--docs", page], tmp_path)
+    assert docs.returncode == 0, docs.stderr[-3000:]
+    written = page.read_text()
+    begin, end = "<!-- readme_tables:begin motif -->", "<!-- readme_tables:end motif -->"
+    assert written.split(begin, 1)[1].split(end, 1)[0].strip() == text.strip()
+    assert written.split(begin, 1)[0] == original.split(begin, 1)[0]  # the rest is as it was
+    assert written.split(end, 1)[1] == original.split(end, 1)[1]
+    bare = tmp_path / "bare.md"
+    bare.write_text("# no markers\n")
+    refused = _run([*args[:-2], "--docs", bare, "--runs", tmp_path / "other_runs"], tmp_path)
+    assert refused.returncode == 2 and "readme_tables:begin motif" in refused.stderr
+    assert bare.read_text() == "# no markers\n" and not (tmp_path / "other_runs").exists()
 
 
 def test_gpu_check_halves_the_batch_on_oom(monkeypatch):

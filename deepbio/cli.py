@@ -23,8 +23,8 @@ import warnings
 
 from deepbio.presets import command as presets_command
 from deepbio.core.io import terminate_like_interrupt
-from deepbio.core.task import (MODES, config_fields, config_from_dict, discover_tasks, get_task,
-                               read_params, tuple_item_type)
+from deepbio.core.task import (MODES, config_fields, config_from_dict, converters, discover_tasks,
+                               get_task, load_object, read_params, tuple_item_type)
 
 PROG = "deepbio"
 EXIT_USAGE = 2
@@ -106,7 +106,7 @@ def _add_config_flags(parser, task, skip=(), config_class=None):
     Defaults are shown from each profile's config (run configs) or the class's.
     """
     config_class = config_class or task.config_class
-    if config_class is task.config_class:
+    if task is not None and config_class is task.config_class:
         bases = {name: task.base_config(name) for name in (task.profiles or {None: None})}
     else:
         bases = {None: config_class()}
@@ -122,7 +122,8 @@ def _add_config_flags(parser, task, skip=(), config_class=None):
                 shown += f"; profile {name}: {_display(getattr(config, field.name))}"
         owner = next(k for k in reversed(config_class.__mro__)
                      if field.name in getattr(k, "__dataclass_fields__", {}))
-        title = "shared training options" if owner.__module__ == "deepbio.core.task" else f"{task.name} options"
+        title = ("shared training options" if owner.__module__ == "deepbio.core.task" else
+                 f"{task.name} options" if task is not None else "options")
         group = groups.setdefault(title, parser.add_argument_group(title))
         help_text = f"{meta.get('help') or ''} ({shown})"
         kwargs = {"dest": field.name, "default": argparse.SUPPRESS, "help": help_text}
@@ -292,28 +293,29 @@ def build_parser(argv=()):
     return parser
 
 
-CONVERTERS = {"omnibiote": "OmniBioTE checkpoints (torch.save of OmniBioTA / OmniBindER, "
-                           "Hugging Face WeiHua/OmniBioTE) → backbone.keras, masked_lm.keras, "
-                           "binding.keras, tokenizer.json"}
-
-
 def _add_convert(modes, argv):
+    """``deepbio convert FORMAT``: one sub-command per converter the tasks declare."""
     sub = modes.add_parser("convert", help="convert published checkpoints to deepbio .keras models",
                            description="convert published checkpoints to deepbio .keras models",
                            formatter_class=_formatter)
     kinds = sub.add_subparsers(dest="task", metavar="FORMAT", required=True)
-    parser = kinds.add_parser("omnibiote", help=CONVERTERS["omnibiote"],
-                              description=CONVERTERS["omnibiote"] + ". The checkpoint is read "
-                              "without running any of its code.", formatter_class=_formatter)
-    parser.add_argument("checkpoint", metavar="CHECKPOINT.pt", help="the torch.save file")
-    parser.add_argument("--output", required=True, metavar="DIR", help="folder for the models")
-    parser.add_argument("--tokenizer", choices=("char", "bpe"), default=None,
-                        help="tokenizer of the checkpoint (default: from its vocabulary size)")
-    parser.add_argument("--num-heads", type=int, default=None, metavar="N",
-                        help="attention heads, only for a bare state dict (default: from the "
-                             "checkpoint)")
-    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure")
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help=argparse.SUPPRESS)
+    chosen = argv[1] if len(argv) > 1 and argv[0] == "convert" else None
+    for name, (brief, reference) in converters().items():
+        if name != chosen:
+            kinds.add_parser(name, help=brief)
+            continue
+        quiet_tensorflow(show_logs=_wants_logs(argv))
+        converter = load_object(reference)
+        parser = kinds.add_parser(name, help=brief, description=brief + ". The checkpoint is read "
+                                  "without running any of its code.", formatter_class=_formatter)
+        parser.add_argument("checkpoint", metavar="CHECKPOINT", help="the published checkpoint file")
+        parser.add_argument("--output", required=True, metavar="DIR", help="folder for the models")
+        parser.add_argument("--debug", action="store_true",
+                            help="show the Python traceback of a failure")
+        parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                            help=argparse.SUPPRESS)
+        _add_config_flags(parser, None, skip=("checkpoint", "output"),
+                          config_class=converter.config_class)
 
 
 def _convert(args):
@@ -321,12 +323,10 @@ def _convert(args):
 
     check_output_dir(args.output)
     quiet_tensorflow(show_logs=args.debug)
-    from deepbio.multiomic.convert import convert_omnibiote
-
-    result = convert_omnibiote(args.checkpoint, args.output, tokenizer_mode=args.tokenizer,
-                               num_heads=args.num_heads)
-    written = [result[k] for k in ("backbone", "masked_lm", "binding", "tokenizer") if result.get(k)]
-    return f"{result['kind']} checkpoint converted: " + ", ".join(str(p) for p in written)
+    converter = load_object(converters()[args.task][1])
+    config = mode_config(converter.config_class, args, checkpoint=args.checkpoint,
+                         output=args.output)
+    return converter.convert(config)
 
 
 SERVE_HELP = "a web page (Gradio) over the trained models of a runs folder"

@@ -252,6 +252,23 @@ class InterpretConfig:
     verbose: int = option(1, cli=False)
 
 
+@dataclasses.dataclass
+class ConvertConfig:
+    """What ``deepbio convert FORMAT CHECKPOINT --output DIR`` hands a converter.
+
+    A converter (a task's ``converters`` entry) is an object with ``brief``,
+    ``config_class`` (this class or a subclass with `option` fields: its
+    flags) and ``convert(config) -> str``.
+
+    Attributes:
+        checkpoint: str, the published checkpoint file.
+        output: str, the folder for the converted models.
+    """
+
+    checkpoint: str = option(None, cli=False)
+    output: str = option(None, cli=False)
+
+
 def _is_tuple(annotation):
     return annotation is tuple or typing.get_origin(annotation) is tuple
 
@@ -352,6 +369,8 @@ class Task:
             interpret mode).
         predict_config_class: a `PredictConfig` subclass (its `option`
             fields are the task's ``predict`` flags).
+        converters: dict, ``deepbio convert`` format → ``(one line,
+            "module:object")`` naming a converter (see `ConvertConfig`).
         interpret_config_class: `InterpretConfig`, or the task's run config
             class when interpreting takes the run's flags (it then has
             ``model`` and ``input`` fields).
@@ -382,6 +401,7 @@ class Task:
     web = None
     predict_config_class = PredictConfig
     interpret_config_class = InterpretConfig
+    converters = {}
 
     def base_config(self, profile=None):
         """The config of ``profile`` (or the class defaults)."""
@@ -510,6 +530,27 @@ def get_task(name):
     if name not in tasks:
         raise ValueError(f"unknown task {name!r}; choose one of {', '.join(tasks)}")
     return tasks[name]
+
+
+def converters():
+    """Every task's converters: format → ``(one line, "module:object")``.
+
+    Raises:
+        ValueError: two tasks declaring one format.
+    """
+    found = {}
+    for task in discover_tasks().values():
+        for name, entry in task.converters.items():
+            if name in found:
+                raise ValueError(f"two tasks declare the converter {name!r}")
+            found[name] = entry
+    return found
+
+
+def load_object(reference):
+    """The object a ``"module:name"`` reference names (imports the module)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def keras_modules():

@@ -172,6 +172,10 @@ class PretrainTask(Task):
     example = ("deepbio run pretrain --epochs 2\n"
                "deepbio run pretrain --corpus proteins.fasta,rna.fasta --preset mini")
     profiles = {"cpu": PretrainConfig, "gpu": paper_pretraining}
+    converters = {"omnibiote": ("OmniBioTE checkpoints (torch.save of OmniBioTA / OmniBindER, "
+                                "Hugging Face WeiHua/OmniBioTE) → backbone.keras, masked_lm.keras, "
+                                "binding.keras, tokenizer.json",
+                                "deepbio.multiomic.convert_command:OMNIBIOTE")}
 
     def finish_config(self, config, given):
         """``--full-attention`` is ``--no-isolate-protein``."""

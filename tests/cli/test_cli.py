@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -113,13 +114,19 @@ def test_help_lists_only_the_task_flags_with_defaults(task, capsys):
     text = capsys.readouterr().out
     assert f"usage: deepbio run {task}" in text and "example:" in text
     assert "--epochs N" in text and "(default " in text
-    others = {"ptm": "--sampler", "motif": "--motif-length", "rnamod": "--modifications",
-              "binding": "--jaspar-replicates", "pretrain": "--crop-length",
-              "finetune": "--objective"}
-    assert others[task] in text or task == "pretrain" and "--crop-length" in text
-    for other, flag in others.items():
-        if other != task and not (task == "binding" and flag == "--crop-length"):
-            assert flag not in text, (task, flag)
+    def flags(name):  # every flag of a task's run config, as `--flag`
+        return {"--" + (meta.get("flag") or field.name.replace("_", "-"))
+                for field, meta, _ in base.config_fields(base.get_task(name).config_class)}
+
+    def offered(flag):  # an option line of the help, not a mention in a text
+        return re.search(rf"^\s+{re.escape(flag)}(?![\w-])", text, re.M) is not None
+
+    own = flags(task)
+    assert own and all(offered(flag) for flag in own), [f for f in own if not offered(f)]
+    for other in base.task_names():
+        if other != task:
+            for flag in flags(other) - own:  # another task's flags are not offered here
+                assert not offered(flag), (task, other, flag)
     # Every flag has help text.
     for field, meta, _ in base.config_fields(base.get_task(task).config_class):
         assert meta.get("help"), (task, field.name)

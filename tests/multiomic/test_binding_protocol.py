@@ -153,7 +153,7 @@ def test_paper_protocol_end_to_end(tmp_path, data_dir):
 def test_converted_backbone_encodes_with_its_tokenizer(tmp_path, data_dir):
     """--backbone of convert_omnibiote: complexes in OmniBioTE's ids, fine-tuned end to end."""
     reference = pytest.importorskip("test_omnibiote_convert")  # the PyTorch reference classes
-    from deepbio.multiomic import convert as convert_omnibiote
+    from deepbio.multiomic.convert import convert_omnibiote
     from deepbio.multiomic.omnibiote_tokenizer import OmniBioTETokenizer
     from deepbio.multiomic.finetune_task import backbone_tokenizer
     from deepbio.core.run_folder import run_task

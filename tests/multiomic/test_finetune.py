@@ -191,7 +191,7 @@ def test_finetune_fresh_backbone_beats_the_majority_class(tmp_path):
 def converted_backbone(tmp_path_factory):
     """A tiny OmniBioTA written by torch.save as upstream does, converted by convert_omnibiote."""
     reference = pytest.importorskip("test_omnibiote_convert")  # its PyTorch reference classes
-    from deepbio.multiomic import convert as convert_omnibiote
+    from deepbio.multiomic.convert import convert_omnibiote
 
     folder = tmp_path_factory.mktemp("converted")
     model = reference.random_binder(3).omnibiota  # context 48, width 64, 2 heads, vocabulary 49

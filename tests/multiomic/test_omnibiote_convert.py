@@ -25,7 +25,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from deepbio.layers import OmniBioTENorm, RotaryEmbedding  # noqa: E402
-from deepbio.multiomic import convert as convert_omnibiote  # noqa: E402
+from deepbio.multiomic.convert import convert_omnibiote  # noqa: E402
 from deepbio.multiomic.omnibiote_tokenizer import OmniBioTETokenizer
 from deepbio.multiomic.torch_checkpoint import read_torch_checkpoint  # noqa: E402
 

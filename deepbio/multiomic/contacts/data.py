@@ -97,20 +97,22 @@ def complex_paths(benchmark="both"):
     return out
 
 
-def complex_examples(record, benchmark, cutoff=DEFAULT_CUTOFF):
+def complex_examples(record, benchmark, cutoff=DEFAULT_CUTOFF, min_length=MIN_PROTEIN_LENGTH):
     """The contact examples of one complex.
 
     Args:
         record: `ComplexRecord`.
         benchmark: str, ``"DNA"`` or ``"RNA"``.
         cutoff: float, Å.
+        min_length: int, shorter protein chains are left out (default 5).
 
     Returns:
-        list of `ContactExample` (protein chains of ≥ 5 residues with ≥ 1 contact).
+        list of `ContactExample` (protein chains of ≥ ``min_length`` residues with ≥ 1
+        contact).
     """
     examples = []
     for chain in record.protein_chains:
-        if len(chain.sequence) < MIN_PROTEIN_LENGTH:
+        if len(chain.sequence) < min_length:
             continue
         distances = residue_distances(record, chain.chain_id)
         if not (distances <= cutoff).any():

@@ -126,6 +126,15 @@ class MultiomicTransformerLayer(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def compute_output_spec(self, inputs, attention_mask=None, positions=None,
+                            return_attention_scores=False, training=None):
+        outputs = keras.KerasTensor(inputs.shape, self.compute_dtype)
+        if not return_attention_scores:
+            return outputs
+        batch, length = inputs.shape[0], inputs.shape[1]
+        return outputs, keras.KerasTensor((batch, self.num_heads, length, length),
+                                          self.compute_dtype)
+
     def get_config(self):
         config = super().get_config()
         config.update({

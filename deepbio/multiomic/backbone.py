@@ -50,6 +50,8 @@ class MultiomicBackbone(keras.Model):
         rotary_table_length: int or None. RoPE cosines / sines read from
             per-block tables of this many positions (converted OmniBioTE
             checkpoints, see `RotaryEmbedding`); None computes them.
+        return_attention: bool. Also output every block's attention
+            probabilities (see Outputs); the embeddings are unchanged.
         **kwargs: `keras.Model` arguments (``name``, ``dtype``...).
 
     Inputs:
@@ -57,7 +59,11 @@ class MultiomicBackbone(keras.Model):
         int32/bool (batch, length), 1 for real tokens.
 
     Outputs:
-        float (batch, length, hidden_dim), the final token embeddings.
+        float (batch, length, hidden_dim), the final token embeddings; with
+        ``return_attention`` a dict of those (``"embeddings"``) and
+        ``"attention"``: float (batch, num_layers · num_heads, length,
+        length), the softmaxed attention of every block and head (layer
+        major; rows are queries, padding keys masked out).
 
     Raises:
         ValueError: inconsistent sizes (from the layers) or an isolated tag
@@ -77,7 +83,8 @@ class MultiomicBackbone(keras.Model):
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  dropout=0.0, attention_scale="mup", max_wavelength=10000.0,
                  layer_norm_epsilon=1e-5, segment_token_ids=(), isolated_segment_token_id=None,
-                 normalization="layer_norm", rotary_table_length=None, **kwargs):
+                 normalization="layer_norm", rotary_table_length=None, return_attention=False,
+                 **kwargs):
         dtype = kwargs.pop("dtype", None)
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         padding_mask = keras.Input((None,), dtype="int32", name="padding_mask")
@@ -96,9 +103,17 @@ class MultiomicBackbone(keras.Model):
         final_norm = normalization_layer(normalization, layer_norm_epsilon, dtype, "final_norm")
         x = embedding_dropout(embedding(token_ids))
         mask = mask_layer(token_ids, padding_mask)
+        maps = []
         for block in blocks:
-            x = block(x, attention_mask=mask)
+            if return_attention:
+                x, scores = block(x, attention_mask=mask, return_attention_scores=True)
+                maps.append(scores)
+            else:
+                x = block(x, attention_mask=mask)
         outputs = final_norm(x)
+        if return_attention:
+            outputs = {"embeddings": outputs,
+                       "attention": maps[0] if len(maps) == 1 else ops.concatenate(maps, axis=1)}
         super().__init__(inputs={"token_ids": token_ids, "padding_mask": padding_mask},
                          outputs=outputs, dtype=dtype, **kwargs)
         self.token_embedding = embedding
@@ -120,6 +135,7 @@ class MultiomicBackbone(keras.Model):
                                           else int(isolated_segment_token_id))
         self.normalization = normalization
         self.rotary_table_length = rotary_table_length
+        self.return_attention = bool(return_attention)
 
     @classmethod
     def from_preset(cls, preset, vocabulary_size, **overrides):
@@ -220,6 +236,7 @@ class MultiomicBackbone(keras.Model):
             "isolated_segment_token_id": self.isolated_segment_token_id,
             "normalization": self.normalization,
             "rotary_table_length": self.rotary_table_length,
+            "return_attention": self.return_attention,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 

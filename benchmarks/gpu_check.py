@@ -48,23 +48,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
-TASKS = ("ptm", "rnamod", "motif", "pretrain", "binding")
 ROOT = Path(__file__).resolve().parents[1]
-PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
 
 
 class UsageError(Exception):
     """Bad flags or a missing GPU: one line on stderr, exit status 2."""
 
 
-class _TimeUp(Exception):
-    """Raised by the clocked step of a custom loop when the time is up."""
+def benchmarked_tasks():
+    """The tasks that declare a training workload (`Task.benchmark`), in their order."""
+    from deepbio.core.task import discover_tasks
+
+    return [name for name, task in discover_tasks().items() if task.benchmark]
+
+
+def workload(name):
+    """Task ``name``'s workload function (``workload(config, rng, seconds)``)."""
+    from deepbio.core.task import get_task, load_object
+
+    return load_object(get_task(name).benchmark)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +81,7 @@ def task_config(name, profile="gpu", mixed_precision=False, jit_compile=None, de
     """The run configuration a task gets from ``deepbio run NAME --profile PROFILE``.
 
     Args:
-        name: str, one of `TASKS`.
+        name: str, one of `benchmarked_tasks()`.
         profile: str, ``cpu`` or ``gpu`` (ptm and motif have one size and
             ignore it).
         mixed_precision: bool, ``mixed_float16`` compute.
@@ -96,8 +102,7 @@ def task_config(name, profile="gpu", mixed_precision=False, jit_compile=None, de
 
     config = get_task(name).base_config(profile)
     changes = {"mixed_precision": bool(mixed_precision), "seed": seed}
-    if name == "ptm":
-        changes["model_type"] = "network"
+    changes.update(getattr(workload(name), "config_changes", {}))  # ptm: the network
     if jit_compile is not None:
         changes["jit_compile"] = jit_compile
     if deterministic is not None:
@@ -108,257 +113,6 @@ def task_config(name, profile="gpu", mixed_precision=False, jit_compile=None, de
         return dataclasses.replace(config, **changes)
     except ValueError as error:
         raise UsageError(f"{name}: {error}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Synthetic inputs
-# ---------------------------------------------------------------------------------------------
-def random_sequences(rng, n, length, alphabet):
-    """``n`` random strings of ``length`` letters of ``alphabet``."""
-    letters = np.array(list(alphabet))
-    return ["".join(row) for row in letters[rng.integers(0, len(letters), (n, length))]]
-
-
-def _examples(batch_size):
-    """Synthetic examples per task: four distinct batches (at least 64 examples)."""
-    return max(4 * batch_size, 64)
-
-
-# ---------------------------------------------------------------------------------------------
-# Workloads: one per task, each returning a `_Measurement`
-# ---------------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class _Measurement:
-    """What a workload measured: ``steps`` timed steps in ``seconds`` after the warm-up step."""
-
-    model: object
-    steps: int
-    seconds: float
-    warmup_seconds: float
-    loss: float
-    output_device: str
-    inputs: dict
-
-
-class _FitClock:
-    """A Keras callback that times the steps of ``model.fit`` after the first (the warm-up)."""
-
-    def __init__(self, seconds):
-        import keras
-
-        clock = self
-
-        class Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                clock.t0 = time.perf_counter()
-
-            def on_train_batch_end(self, batch, logs=None):
-                loss = float((logs or {}).get("loss", np.nan))  # waits for the step
-                now = time.perf_counter()
-                if clock.start is None:
-                    clock.warmup, clock.start = now - clock.t0, now
-                    return
-                clock.steps, clock.loss = clock.steps + 1, loss
-                if now - clock.start >= clock.seconds:
-                    clock.end = now
-                    self.model.stop_training = True
-
-        self.seconds, self.t0, self.start, self.end = seconds, None, None, None
-        self.steps, self.warmup, self.loss = 0, None, np.nan
-        self.callback = Callback()
-
-
-def _fit(model, x, y, batch_size, seconds, inputs):
-    """Trains ``model`` with ``model.fit`` on repeated batches of ``(x, y)`` for ``seconds``."""
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(
-        batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    clock = _FitClock(seconds)
-    model.fit(dataset, epochs=1, steps_per_epoch=10 ** 9, verbose=0, shuffle=False,
-              callbacks=[clock.callback])
-    first = tf.nest.map_structure(lambda a: a[:batch_size], x)
-    output = tf.nest.flatten(model(first, training=False))[0]
-    return _Measurement(model, clock.steps, (clock.end or time.perf_counter()) - clock.start,
-                        clock.warmup, clock.loss, output.device, inputs)
-
-
-def _clocked_loop(module, builder, seconds, run, config):
-    """Runs a task's own custom loop with its step builder ``module.builder`` clocked.
-
-    ``builder`` returns ``(train_step, other_step)`` from ``(model, ..., jit_compile)``; the
-    loop (``run(config with endless epochs)``) stops when the clock's time is up.
-
-    Returns:
-        The `_StepClock`.
-    """
-    clock = _StepClock(seconds)
-    real = getattr(module, builder)
-
-    def clocked(step_model, *args, **kwargs):
-        train_step, other_step = real(step_model, *args, **kwargs)
-        clock.model = step_model
-        return clock.wrap(train_step), other_step
-
-    clock.t0 = time.perf_counter()
-    with mock.patch.object(module, builder, clocked):
-        try:
-            run(dataclasses.replace(config, epochs=10 ** 6))
-        except _TimeUp:
-            pass
-    return clock
-
-
-class _StepClock:
-    """Wraps a compiled train step of a custom loop: times it, stops the loop after ``seconds``."""
-
-    def __init__(self, seconds):
-        self.seconds, self.t0, self.start, self.end = seconds, time.perf_counter(), None, None
-        self.steps, self.warmup, self.loss, self.device, self.model = 0, None, np.nan, None, None
-
-    def wrap(self, train_step):
-        def clocked(*args):
-            output = train_step(*args)
-            loss = float(output)  # waits for the step (the loops do the same)
-            now = time.perf_counter()
-            if self.start is None:
-                self.warmup, self.start, self.device = now - self.t0, now, output.device
-                return output
-            self.steps, self.loss = self.steps + 1, loss
-            if now - self.start >= self.seconds:
-                self.end = now
-                raise _TimeUp
-            return output
-
-        return clocked
-
-    def measurement(self, inputs):
-        return _Measurement(self.model, self.steps, self.end - self.start, self.warmup, self.loss,
-                            self.device, inputs)
-
-
-def ptm_workload(config, rng, seconds):
-    """The OmniK-PTM network (`deepbio.ptm.training.build_classifier`), compiled as `train_model`."""
-    import keras
-
-    from deepbio.ptm.training import _loss, build_classifier
-    from deepbio.ptm.protocol import model_inputs
-
-    n = _examples(config.batch_size)
-    windows = [w[:24] + "K" + w[25:] for w in random_sequences(rng, n, 49, PROTEIN)]
-    residues = model_inputs(config, "network", windows)
-    pstaap = rng.normal(size=(n, 46, 1)).astype(np.float32)
-    labels = (rng.random((n, 4)) < 0.3).astype(np.float32)
-    labels[labels.sum(axis=1) == 0, 0] = 1.0  # every window carries a modification
-    model = build_classifier(config, residues.shape[-1])
-    model.compile(
-        optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay),
-        loss=_loss(config, labels), metrics=[keras.metrics.AUC(multi_label=True, name="auroc")],
-        jit_compile=config.keras_jit_compile())
-    inputs = {"pstaap": [config.batch_size, 46, 1], "residues": [config.batch_size, 49,
-                                                                 int(residues.shape[-1])]}
-    return _fit(model, (pstaap, residues), labels, config.batch_size, seconds, inputs)
-
-
-def rnamod_workload(config, rng, seconds):
-    """One VQ-RNA model (`vqrna_from_config`, one head as upstream), compiled by `compile_model`."""
-    from deepbio.rnamod.data import one_hot_rna
-    from deepbio.rnamod.model import vqrna_from_config
-    from deepbio.rnamod.training import compile_model
-
-    n = _examples(config.batch_size)
-    x = one_hot_rna(random_sequences(rng, n, config.sequence_length, "ACGU")).astype(np.float32)
-    y = (rng.random((n, 1)) < 0.5).astype(np.float32)
-    model = compile_model(vqrna_from_config(config, ["Am"]), config)
-    model(x[:2])
-    inputs = {"one_hot": [config.batch_size, config.sequence_length, 4]}
-    return _fit(model, x, {"modification": y, "reconstruction": x}, config.batch_size, seconds,
-                inputs)
-
-
-def motif_workload(config, rng, seconds, sequence_length=600):
-    """The Basset-style CNN (`deepbio.models.basset_cnn`) on 600-bp one-hot DNA, as `train_basset`."""
-    import keras
-
-    import Feature_extraction_algorithms as fea
-    from deepbio.motif.model import basset_cnn
-
-    n = _examples(config.batch_size)
-    x = fea.one_hot(random_sequences(rng, n, sequence_length, "ACGT"), alphabet="dna")
-    x = np.asarray(x, np.float32)
-    y = (rng.random(n) < 0.5).astype(np.float32)
-    model = basset_cnn(sequence_length=sequence_length, filters=config.filters,
-                       kernel_sizes=config.kernel_sizes, pool_sizes=config.pool_sizes,
-                       dense_units=config.dense_units, dropout=config.dropout)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auroc")],
-                  jit_compile=config.keras_jit_compile())
-    inputs = {"one_hot": [config.batch_size, sequence_length, 4]}
-    return _fit(model, x, y, config.batch_size, seconds, inputs)
-
-
-def pretrain_workload(config, rng, seconds):
-    """`MultiomicMaskedLM` trained by `train_masked_lm` (its step clocked) on full-length crops."""
-    import pandas as pd
-
-    from deepbio.multiomic.masked_lm import MultiomicMaskedLM
-    from deepbio.multiomic.builders import build_backbone, make_tokenizer
-    from deepbio.multiomic import pretraining as masked_lm
-
-    n = _examples(config.batch_size)
-    length = config.crop_length + 16  # every crop is full length
-    kinds = [("protein", PROTEIN), ("DNA", "ACGT"), ("RNA", "ACGU")]
-    modality = [kinds[i][0] for i in rng.integers(0, 3, n)]
-    corpus = pd.DataFrame({
-        "sequence": [random_sequences(rng, 1, length, dict(kinds)[m])[0] for m in modality],
-        "modality": modality, "source": "synthetic"})
-    tokenizer = make_tokenizer()
-    content, tag_ids = masked_lm.encode_corpus(corpus, tokenizer)
-    backbone = build_backbone(config, tokenizer)
-    model = MultiomicMaskedLM(backbone, name="multiomic_masked_lm")
-    clock = _clocked_loop(masked_lm, "mlm_step_functions", seconds, lambda endless: (
-        masked_lm.train_masked_lm(model, content, tag_ids, np.arange(n), endless, tokenizer,
-                                  np.random.default_rng(config.seed), verbose=0)), config)
-    inputs = {"token_ids": [config.batch_size, config.crop_length + 3]}
-    return clock.measurement(inputs)
-
-
-def binding_workload(config, rng, seconds, partners=4):
-    """`BindingAffinityRegressor` on a fresh backbone, trained by `fine_tune` (its step clocked).
-
-    Proteins are ``max_protein_length`` residues, each bound by ``partners``
-    24-bp double-stranded DNAs; the CPU profile's isolated protein takes the
-    shared-protein path, the GPU profile's full attention plain padded batches.
-    """
-    import pandas as pd
-
-    from deepbio.multiomic.builders import build_backbone, make_tokenizer
-    from deepbio.multiomic import fine_tuning
-
-    n = _examples(config.batch_size)
-    proteins = random_sequences(rng, -(-n // partners), config.max_protein_length, PROTEIN)
-    strands = random_sequences(rng, n, 24, "ACGT")
-    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
-    frame = pd.DataFrame({
-        "accession": [f"P{i // partners:05d}" for i in range(n)],
-        "protein": [proteins[i // partners] for i in range(n)], "nucleic_acid": strands,
-        "type": "DNA", "complementary": ["".join(complement[b] for b in s[::-1]) for s in strands],
-        "dg": rng.normal(-9.0, 1.5, n), "group": [i // partners for i in range(n)]})
-    tokenizer = make_tokenizer()
-    encoded = fine_tuning.encode_complexes(frame, tokenizer, config.max_protein_length)
-    backbone = build_backbone(config, tokenizer)
-    clock = _clocked_loop(fine_tuning, "regression_step_functions", seconds, lambda endless: (
-        fine_tuning.fine_tune(backbone, encoded, frame["dg"].to_numpy(), np.arange(n), endless,
-                              tokenizer, verbose=0)), config)
-    tokens = 1 + config.max_protein_length + 2 + 2 * (24 + 2)
-    shared = backbone.isolated_segment_token_id is not None
-    inputs = {"token_ids": [config.batch_size, tokens],
-              "path": "shared-protein batches" if shared else "plain padded batches"}
-    return clock.measurement(inputs)
-
-
-WORKLOADS = {"ptm": ptm_workload, "rnamod": rnamod_workload, "motif": motif_workload,
-             "pretrain": pretrain_workload, "binding": binding_workload}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,7 +139,7 @@ def measure(name, config, seconds, gpu):
     """Trains task ``name`` with ``config`` for ``seconds`` after a warm-up step.
 
     Args:
-        name: str, one of `TASKS`.
+        name: str, one of `benchmarked_tasks()`.
         config: its config (`task_config`).
         seconds: float, timed training after the warm-up step.
         gpu: bool, a GPU is visible (peak memory from TensorFlow's GPU
@@ -407,7 +161,7 @@ def measure(name, config, seconds, gpu):
             tf.config.experimental.reset_memory_stats("GPU:0")
         with RunFolder(Path(scratch) / "run", name, config, verbose=0) as folder:
             rng = np.random.default_rng(config.seed)
-            result = WORKLOADS[name](config, rng, seconds)
+            result = workload(name)(config, rng, seconds)
             policy = keras.mixed_precision.global_policy().name
             strategy = type(folder.strategy).__name__
         model = result.model
@@ -579,8 +333,9 @@ def parse_args(argv=None):
         UsageError: unknown tasks, ``--seconds`` or ``--batch-size`` out of range.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default=",".join(TASKS),
-                        help=f"comma-separated tasks (default: {','.join(TASKS)})")
+    tasks = benchmarked_tasks()
+    parser.add_argument("--tasks", default=",".join(tasks),
+                        help=f"comma-separated tasks (default: {','.join(tasks)})")
     parser.add_argument("--profile", default="gpu", choices=("cpu", "gpu"),
                         help="run-size profile (default gpu; ptm and motif have one size)")
     parser.add_argument("--seconds", type=float, default=60.0,
@@ -607,10 +362,10 @@ def parse_args(argv=None):
     parser.add_argument("--child-output", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in names if t not in TASKS]
+    unknown = [t for t in names if t not in tasks]
     if unknown or not names:
         raise UsageError(f"--tasks: unknown task(s) {unknown or args.tasks!r}; choose from "
-                         f"{','.join(TASKS)}")
+                         f"{','.join(tasks)}")
     if args.seconds <= 0:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
     if args.batch_size is not None and args.batch_size < 1:

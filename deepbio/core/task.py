@@ -369,6 +369,11 @@ class Task:
             interpret mode).
         predict_config_class: a `PredictConfig` subclass (its `option`
             fields are the task's ``predict`` flags).
+        benchmark: str or None, ``"module:function"`` naming the task's
+            training workload for ``benchmarks/gpu_check.py``
+            (`deepbio.core.benchmarking`): ``workload(config, rng, seconds)``
+            returns a `deepbio.core.benchmarking.Measurement`; its optional
+            ``config_changes`` dict adjusts the run config first.
         converters: dict, ``deepbio convert`` format → ``(one line,
             "module:object")`` naming a converter (see `ConvertConfig`).
         interpret_config_class: `InterpretConfig`, or the task's run config
@@ -402,6 +407,7 @@ class Task:
     predict_config_class = PredictConfig
     interpret_config_class = InterpretConfig
     converters = {}
+    benchmark = None
 
     def base_config(self, profile=None):
         """The config of ``profile`` (or the class defaults)."""

@@ -341,6 +341,7 @@ class MotifTask(Task):
     """``deepbio run motif``: DeepASMM motif autonomy and context synergy."""
 
     name = "motif"
+    benchmark = "deepbio.motif.benchmark:workload"  # benchmarks/gpu_check.py
     brief = 'k-mer autonomous functionality and sequence-context synergy of a trained CNN, after DeepASMM'
     rank = 30
     web = "deepbio.motif.web:MotifTab"

@@ -158,6 +158,7 @@ class PretrainTask(Task):
     """``deepbio run pretrain``: masked-LM pre-training of the multi-omic backbone."""
 
     name = "pretrain"
+    benchmark = "deepbio.multiomic.benchmark:pretrain_workload"  # benchmarks/gpu_check.py
     brief = 'masked-LM pre-training of a multi-omic transformer on proteins and nucleic acids, after OmniBioTE'
     rank = 40
     multi_worker = True

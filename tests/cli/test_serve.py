@@ -7,7 +7,9 @@ full ProNAB sequence, a VQ-RNA valid window, a slice of the Basset demo set, a
 ProNAB complex). Then ``deepbio serve`` runs as a subprocess on 127.0.0.1:
 headless Chromium (Selenium) pastes a protein, clicks Predict and reads the
 table; a bad input shows its message and the server keeps serving; 20
-concurrent ``gradio_client`` calls all return the right table.
+concurrent ``gradio_client`` calls all return the right table. A toy task
+defined here (`ToyTask`, whose ``web`` names `ToyTab`) gets its own tab and
+endpoint without any change to deepbio: the page is built from the tasks.
 
 Screenshots are left under the test's tmp_path; DEEPBIO_UPDATE_SCREENSHOT=1
 also copies one to demo/web/screenshot.png.
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, stop_server, wait_for_page
+from deepbio.core.task import Task
+from deepbio.serve.tab import WebTab, parse_text
 
 PROBABILITIES = [f"p_{name}_given_modified"
                  for name in ("acetylation", "crotonylation", "methylation", "succinylation")]
@@ -136,8 +141,8 @@ def test_ptm_tab_serves_a_window_ensemble(data_dir, real_protein, tmp_path):
     """The default PTM models (trees / linear / stack: ptm_model.skops) through the same path."""
     from deepbio.ptm.data import load_ptm
     from deepbio.ptm.predictor import save_ptm_predictor
-    from deepbio.serve.backend import PTMService
     from deepbio.ptm.task import PTMConfig
+    from deepbio.ptm.web import PTMTab
     from deepbio.ptm.training import subset
     from deepbio.ptm.trees import MODEL_BLOCKS, fit_window_model, window_feature_blocks
 
@@ -147,7 +152,7 @@ def test_ptm_tab_serves_a_window_ensemble(data_dir, real_protein, tmp_path):
                                    train.classes, MODEL_BLOCKS)
     (tmp_path / "runs" / "ptm").mkdir(parents=True)
     save_ptm_predictor(model, tmp_path / "runs" / "ptm" / "ptm_model.skops")
-    service = PTMService(tmp_path / "runs")
+    service = PTMTab(tmp_path / "runs", "ptm")
     assert service.path.name == "ptm_model.skops" and not service.network
     accession, protein = real_protein
     text = f">{accession}\n{protein}\n"
@@ -239,10 +244,10 @@ def test_binding_tab_equals_deepbio_predict(services, pronab, tmp_path):
 ])
 def test_bad_ptm_input_is_a_page_message(services, text, message):
     gr = pytest.importorskip("gradio", reason="the web extra (gradio) is not installed")
-    from deepbio.serve.app import _guard
+    from deepbio.serve.tab import guard
 
     with pytest.raises(gr.Error) as caught:
-        _guard(gr, services["ptm"].predict)(text)
+        guard(gr, services["ptm"].predict)(text)
     assert message in str(caught.value) and "Traceback" not in str(caught.value)
 
 
@@ -273,6 +278,104 @@ def test_serve_command_line():
     assert main(["serve", "--runs", "/no/such/runs"]) == 2
     assert main(["serve", "--port", "70000"]) == 2
     assert main(["serve", "--no-such-flag"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The page is built from the tasks: a toy task brings its own tab
+# ---------------------------------------------------------------------------------------------
+class ToyTab(WebTab):
+    """The protocol's example (`deepbio.serve.tab`): each sequence's length × the run's factor."""
+
+    title = "Toy"
+    files = ("toy.json",)
+    train_command = "write {folder}/toy.json"
+    limits = {"sequences": 5}
+
+    def load(self):
+        self.factor = json.loads(self.path.read_text())["factor"]
+
+    def predict(self, text):
+        self.require()
+        ids, sequences = parse_text(text, "DNA sequence")
+        if len(ids) > self.limits["sequences"]:
+            raise ValueError(f"{len(ids)} sequences; the limit is {self.limits['sequences']}")
+        return pd.DataFrame({"id": ids, "score": [self.factor * len(s) for s in sequences]})
+
+    def build(self, gr):
+        gr.Markdown(self.summary())
+        text = gr.Textbox(label="DNA FASTA")
+        button = gr.Button("Score")
+        table = gr.Dataframe(interactive=False)
+        self.click(gr, button, self.predict, [text], [table], api_name="predict_toy")
+
+
+class ToyTask(Task):
+    name = "toy"
+    brief = "a toy task with its own tab"
+    web = f"{__name__}:ToyTab"  # as a method's task names its tab: "deepbio.ptm.web:PTMTab"
+
+
+class QuietTask(Task):
+    name = "quiet"  # web = None (the base class's): no tab
+
+
+def test_the_tabs_come_from_the_tasks(tmp_path):
+    from deepbio.motif.web import MotifTab
+    from deepbio.multiomic.web import BindingTab
+    from deepbio.ptm.web import PTMTab
+    from deepbio.rnamod.web import RNAModTab
+    from deepbio.serve.backend import web_tab_class, web_tab_classes
+
+    ours = {"ptm": PTMTab, "rnamod": RNAModTab, "motif": MotifTab, "binding": BindingTab}
+    found = web_tab_classes()  # deepbio's tasks, in rank order; pretrain and finetune have none
+    assert [(n, c) for n, c in found.items() if n in ours] == list(ours.items())
+    assert "pretrain" not in found and "finetune" not in found
+    assert web_tab_classes({"toy": ToyTask(), "quiet": QuietTask()}) == {"toy": ToyTab}
+    for web, message in (("no_colon", "is not 'module:object'"),
+                         ("no.such.module:Tab", "cannot be loaded (No module named 'no'"),
+                         (f"{__name__}:Missing", "cannot be loaded"),
+                         (f"{__name__}:QuietTask", "is not a web tab class")):
+        with pytest.raises(ValueError, match="task toy: web = ") as caught:
+            web_tab_class("toy", web)
+        assert message in str(caught.value)
+
+    empty = ToyTab(tmp_path, "toy")  # no toy.json: the tab says which command makes one
+    assert not empty.available
+    assert empty.summary() == (f"**No toy model.** no model at {tmp_path / 'toy' / 'toy.json'}. "
+                               f"Train one with: write {tmp_path / 'toy'}/toy.json")
+    with pytest.raises(ValueError, match="no model at"):
+        empty.predict(">a\nACGT")
+
+
+def test_a_toy_task_brings_its_own_tab(tmp_path):
+    """Built from ``tasks`` (as `discover_tasks` gives them) and called with gradio_client."""
+    pytest.importorskip("gradio", reason="the web extra (gradio) is not installed")
+    from gradio_client import Client
+
+    from deepbio.serve.app import build_app, launch_options
+
+    (tmp_path / "runs" / "toy").mkdir(parents=True)
+    (tmp_path / "runs" / "toy" / "toy.json").write_text('{"factor": 3}')
+    app = build_app(tmp_path / "runs", tasks={"toy": ToyTask(), "quiet": QuietTask()})
+    assert list(app.services) == ["toy"] and app.services["toy"].factor == 3
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               **launch_options(app))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(url + "config", timeout=30) as response:
+            config = json.loads(response.read())
+        tabs = [c["props"] for c in config["components"] if c["type"] == "tabitem"]
+        assert [(t["label"], t["id"]) for t in tabs] == [("Toy", "toy")]
+        client = Client(url, verbose=False)
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert list(endpoints) == ["/predict_toy"]
+        table = client.predict(">a\nACGT\n>b\nacg\n", api_name="/predict_toy")
+        assert table["headers"] == ["id", "score"] and table["data"] == [["a", 12], ["b", 9]]
+        with pytest.raises(Exception, match="6 sequences; the limit is 5"):  # a page message
+            client.predict("".join(f">s{i}\nA\n" for i in range(6)), api_name="/predict_toy")
+    finally:
+        app.close()
 
 
 # ---------------------------------------------------------------------------------------------

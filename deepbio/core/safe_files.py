@@ -60,6 +60,55 @@ def refuse_pickle(path, remedy):
                      f"deepbio does not open pickles, since loading one can run code: {remedy}")
 
 
+MOVED_MODULES = {
+    "deepbio.models.ptm.predictor": "deepbio.ptm.predictor",
+    "deepbio.training.calibration": "deepbio.ptm.calibration",
+    "deepbio.training.ptm_trees": "deepbio.ptm.trees",
+}
+"""Where the trusted types of files saved before deepbio's one-folder-per-method layout live now.
+
+`load_object` renames them in the file's schema (data only) before checking
+the allow-list, so PTM models saved by earlier versions still load.
+"""
+
+
+def renamed_modules(blob):
+    """Skops bytes ``blob`` with the ``__module__`` names of `MOVED_MODULES` rewritten.
+
+    Returns ``blob`` itself when nothing moved (or it is not a skops zip; the
+    caller reports that).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+            members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return blob
+    moved = []
+
+    def rename(node):
+        if isinstance(node, dict):
+            if node.get("__module__") in MOVED_MODULES:
+                node["__module__"] = MOVED_MODULES[node["__module__"]]
+                moved.append(node["__module__"])
+            for value in node.values():
+                rename(value)
+        elif isinstance(node, list):
+            for value in node:
+                rename(value)
+
+    rename(schema)
+    if not moved:
+        return blob
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info, data in members:
+            if info.filename == "schema.json":
+                data = json.dumps(schema).encode("utf-8")
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
 def _untrusted(blob):
     import skops.io as sio
 
@@ -101,6 +150,7 @@ def load_object(blob, name):
     """
     import skops.io as sio
 
+    blob = renamed_modules(blob)
     try:
         untrusted = _untrusted(blob)
     except Exception as error:  # noqa: BLE001  (zip, JSON and schema errors alike)

@@ -29,6 +29,8 @@ import math
 import typing
 from pathlib import Path
 
+from deepbio.core.loading import load_task_model
+
 MODES = ("run", "train", "predict", "interpret", "tune")
 
 
@@ -414,6 +416,17 @@ class Task:
         if self.profiles:
             return self.profiles[profile or "cpu"]()
         return self.config_class()
+
+    def load_model(self, path):
+        """The task's trained model at ``path`` (a ``.keras`` file), loaded in safe mode.
+
+        Override where a task's model is more than one Keras file (the PTM
+        predictor); `deepbio.presets.load` calls it.
+
+        Raises:
+            FileNotFoundError, ValueError: see `deepbio.core.loading.load_task_model`.
+        """
+        return load_task_model(path, self.name, compile=True)
 
     def finish_config(self, config, given):
         """The run config once the command line has set the fields named in ``given`` (a set).

@@ -30,6 +30,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from deepbio.core.task import get_task
+
 ROOT = Path(__file__).resolve().parent
 """The folder holding one sub-folder per preset."""
 
@@ -233,16 +235,9 @@ def load(name):
     """
     preset = get(name)
     folder = preset.model_path()
-    if preset.task == "ptm":
-        from deepbio.ptm.predictor import load_ptm_predictor
-
-        return load_ptm_predictor(folder)
-    import keras
-
-    import deepbio
-
-    deepbio.register_custom_objects()
-    return keras.models.load_model(folder / preset.meta["keras_model"], safe_mode=True)
+    if preset.task == "ptm":  # the PTM predictor: trees (skops) or the network with thresholds
+        return get_task(preset.task).load_model(folder)
+    return get_task(preset.task).load_model(folder / preset.meta["keras_model"])
 
 
 def runs_folder():

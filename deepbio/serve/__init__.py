@@ -13,9 +13,6 @@ and loads them, `app` lays out the page. Gradio is an extra
 (tabs get the module as an argument), so ``import deepbio`` never needs it.
 """
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def serve(runs="runs", host="127.0.0.1", port=7860, data_dir=None, verbose=1):
     """Builds the app over ``runs`` and serves it until interrupted.
 
@@ -24,6 +21,6 @@ def serve(runs="runs", host="127.0.0.1", port=7860, data_dir=None, verbose=1):
         FileNotFoundError: ``runs`` is not a folder.
         OSError: the port is taken.
     """
-    from deepbio.serve.app import launch
+    from deepbio.serve.app import launch  # deferred: the page imports Gradio
 
     return launch(runs, host, port, data_dir=data_dir, verbose=verbose)

@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 
-from deepbio.serve import LOOPBACK
 from deepbio.serve.backend import LIMITS, load_services
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _gradio():

@@ -3,11 +3,14 @@
 The test writes a tiny package (one module, a `Task` with one flag), installs it
 with pip into a temporary folder, and drives it through the command line:
 ``--help``, ``run`` (the framework writes ``params.json`` and ``report.json``),
-``predict`` and a bad flag (exit status 2) — nothing in deepbio is edited.
+``predict``, its tab of ``deepbio serve`` (answering through gradio_client) and a
+bad flag (exit status 2) — nothing in deepbio is edited.
 """
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +26,7 @@ import json
 from pathlib import Path
 
 from deepbio.core.task import PredictConfig, Task, TrainingConfig, option
+from deepbio.serve.tab import WebTab
 
 
 @dataclasses.dataclass
@@ -45,6 +49,7 @@ class ToyTask(Task):
     description = "Learns scale x mean(numbers); predicts it times each input number."
     predict_input = "a text file, one number per line"
     tiny_flags = ("--numbers", "1,2,3")
+    web = "deepbio_toy_task:ToyTab"
 
     def run(self, config, folder):
         weight = config.scale * sum(config.numbers) / len(config.numbers)
@@ -60,6 +65,26 @@ class ToyTask(Task):
 
     def summary(self, report):
         return [f"weight {report['weight']:.3f}"]
+
+
+class ToyTab(WebTab):
+    title = "Toy"
+    files = ("model.json",)
+    train_command = "deepbio run toy --output {folder}"
+
+    def load(self):
+        self.weight = json.loads(self.path.read_text())["weight"]
+
+    def predict(self, text):
+        self.require()
+        return [[float(v), float(v) * self.weight] for v in text.split()]
+
+    def build(self, gr):
+        gr.Markdown(self.summary())
+        text = gr.Textbox(label="numbers")
+        button = gr.Button("Scale")
+        table = gr.Dataframe(headers=["value", "prediction"], interactive=False)
+        self.click(gr, button, self.predict, [text], [table], api_name="predict_toy")
 
 
 TASK = ToyTask()
@@ -102,6 +127,35 @@ def deepbio(site, *args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
+def serve_and_ask(site, tmp_path, run_folder, text):
+    """``deepbio serve --runs`` over the toy run; the toy tab's answer to ``text`` (gradio_client)."""
+    pytest.importorskip("gradio", reason="the web extra (gradio) is not installed")
+    from gradio_client import Client
+
+    from conftest import stop_server, wait_for_page
+
+    runs = tmp_path / "runs"
+    (runs / "toy").mkdir(parents=True)
+    shutil.copy(run_folder / "model.json", runs / "toy" / "model.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "deepbio", "serve", "--runs", str(runs),
+                                    "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_page(process, url, log)
+        client = Client(url, verbose=False)
+        assert "/predict_toy" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        return client.predict(text, api_name="/predict_toy")
+    finally:
+        stop_server(process)
+
+
 def test_toy_task_from_an_installed_package(toy_site, tmp_path):
     listing = deepbio(toy_site, "--help", cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
@@ -124,6 +178,9 @@ def test_toy_task_from_an_installed_package(toy_site, tmp_path):
                         "--offset", "0.5", "--output", "p.csv", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     assert (tmp_path / "p.csv").read_text() == "value,prediction\n1.0,9.5\n-2.5,-22.0\n"
+
+    tab = serve_and_ask(toy_site, tmp_path, run_folder=tmp_path / "out", text="2 0.5")
+    assert tab["data"] == [[2.0, 18.0], [0.5, 4.5]]
 
     bad = deepbio(toy_site, "run", "toy", "--scale", "-1", "--output", "bad", cwd=tmp_path)
     assert bad.returncode == 2

@@ -98,21 +98,7 @@ def tune(task_name, output_dir, base_config, tuner="bayesian", trials=10, max_mi
     role = os.environ.get("KERASTUNER_TUNER_ID")
     if role and role != "chief":  # a worker: the chief reports
         return {"task": task_name, "tuner": tuner, "worker": role, "best": None, "trials": []}
-    rows = []
-    for trial in search.oracle.trials.values():
-        score = trial.score if trial.status == "COMPLETED" else None
-        rows.append({"trial": trial.trial_id, "status": trial.status, "objective": score,
-                     **{k: v for k, v in trial.hyperparameters.values.items()}})
-    rows.sort(key=lambda r: r["trial"])
-    done = [r for r in rows if r["objective"] is not None]
-    if not done:
-        raise ValueError(f"no trial of the search in {out} completed")
-    best = max(done, key=lambda r: (r["objective"], -int(r["trial"])))
-    best_trial = search.oracle.trials[best["trial"]]
-    best_values = {k: v for k, v in best_trial.hyperparameters.values.items()
-                   if not k.startswith("tuner/")}
-    if "tuner/epochs" in best_trial.hyperparameters.values:
-        best_values["epochs"] = int(best_trial.hyperparameters.values["tuner/epochs"])
+    rows, best, best_values = _best_trial(search.oracle, out)
     best_config = dataclasses.replace(base_config, **task.search_changes(best_values, base_config))
     write_json({"task": task_name, **dataclasses.asdict(best_config)}, out / "best_params.json")
     import pandas as pd
@@ -124,6 +110,40 @@ def tune(task_name, output_dir, base_config, tuner="bayesian", trials=10, max_mi
                "trials": rows, "seconds": round(time.monotonic() - started, 1)}
     write_json(summary, out / "tuning.json")
     return summary
+
+
+def _best_trial(oracle, out):
+    """The trials of a finished search and the best one.
+
+    Args:
+        oracle: the search's keras-tuner oracle.
+        out: the search folder (for the message).
+
+    Returns:
+        ``(rows, best, best_values)``: one dict per trial (``trial``,
+        ``status``, ``objective`` (None unless completed) and its values),
+        sorted by trial id; the best completed row (the earliest on a tie);
+        its searched values, with ``epochs`` from Hyperband's ``tuner/epochs``.
+
+    Raises:
+        ValueError: no trial completed.
+    """
+    rows = []
+    for trial in oracle.trials.values():
+        score = trial.score if trial.status == "COMPLETED" else None
+        rows.append({"trial": trial.trial_id, "status": trial.status, "objective": score,
+                     **{k: v for k, v in trial.hyperparameters.values.items()}})
+    rows.sort(key=lambda r: r["trial"])
+    done = [r for r in rows if r["objective"] is not None]
+    if not done:
+        raise ValueError(f"no trial of the search in {out} completed")
+    best = max(done, key=lambda r: (r["objective"], -int(r["trial"])))
+    best_trial = oracle.trials[best["trial"]]
+    best_values = {k: v for k, v in best_trial.hyperparameters.values.items()
+                   if not k.startswith("tuner/")}
+    if "tuner/epochs" in best_trial.hyperparameters.values:
+        best_values["epochs"] = int(best_trial.hyperparameters.values["tuner/epochs"])
+    return rows, best, best_values
 
 
 def _plot_trials(rows, stem, task_name):

@@ -21,16 +21,17 @@ This module also holds the command line of ``--task pretrain`` and
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from deepbio.baselines import kmer_features, ridge_baseline
-from deepbio.multiomic.pronab import load_pronab, protein_grouped_folds, subset_complexes
-from deepbio.multiomic.binding_specificity import (jaspar_queries, jaspar_sites, query_complexes,
-                                                   summarize_jaspar)
+from deepbio.multiomic.binding_cv import (SINGLE_OMIC, BindingRun, cross_validate, jaspar_report,
+                                          jaspar_setup, summarize)
+from deepbio.multiomic.finetune_task import backbone_tokenizer
+from deepbio.multiomic.pronab import (load_pronab, load_pronab_measurements, protein_grouped_folds,
+                                      subset_complexes)
 from deepbio.metrics import regression_metrics
 from deepbio.core.task import CrossValidationConfig, PredictConfig, Task, TrainingConfig, option
 from deepbio.multiomic.pretrain_task import (BackboneConfig, PretrainConfig, paper_pretraining,
@@ -122,10 +123,6 @@ PROFILES = {"cpu": BindingConfig, "gpu": paper_profile}
 # ---------------------------------------------------------------------------------------------
 # The binding pipeline
 # ---------------------------------------------------------------------------------------------
-def _pooled(frame, column):
-    return regression_metrics(frame["dg"], frame[column])
-
-
 PAPER_COUNTS = {"proteins_after_filter": 850, "complexes_after_filter": 15994, "cv_proteins": 752,
                 "cv_interactions": 12282,
                 "source": "arXiv:2408.16245 (ProNAB release used by the authors)"}
@@ -170,17 +167,6 @@ def _paper_folds(config, frame, verbose):
         "train_only_proteins": len(train_only), "train_only_interactions": int((~cross).sum()),
         "paper": PAPER_COUNTS}
     return folds, fold_of, block
-
-
-def _fold_mean(fold_reports, arms):
-    """Mean over folds of each arm's r, ρ and MAE (None where no fold has a value)."""
-    result = {}
-    for arm in arms:
-        result[arm] = {}
-        for metric in ("pearson_r", "spearman_rho", "mae"):
-            values = [f[arm][metric] for f in fold_reports if f[arm][metric] is not None]
-            result[arm][metric] = float(np.mean(values)) if values else None
-    return result
 
 
 def run_pipeline(config, folder, train_only=False):
@@ -237,19 +223,46 @@ def run_pipeline(config, folder, train_only=False):
         ValueError: a bad backbone or tokenizer file, or too few proteins for
             ``config.folds``.
     """
-    import time
+    run, pretrained, isolate = _load_run(config, folder)
+    pretrained = _pretrain(run, pretrained)
+    _set_arms(run, pretrained, isolate, controls=config.protocol == "paper"
+              and config.single_omic_controls and not train_only)
+    if train_only:
+        return _train_final(run)
+    _assign_folds(run)
+    jaspar = jaspar_setup(run) if config.jaspar else None
+    tested = summarize(run, cross_validate(run, jaspar))
+    run.report["target"] = TARGET
+    if jaspar is not None:
+        jaspar_report(run, jaspar)
+    _plot_scatter(tested, [*run.arms, "ridge"], folder)
+    run.report["seconds"] = {k: round(v, 1) for k, v in run.seconds.items()}
+    return folder.write_report(run.report)
 
-    from deepbio.multiomic.pronab import load_pronab_measurements
-    from deepbio.multiomic.backbone import MultiomicBackbone
-    from deepbio.multiomic.builders import build_backbone, load_backbone
-    from deepbio.multiomic.finetune_task import backbone_tokenizer
-    from deepbio.multiomic.fine_tuning import encode_complexes, fine_tune
 
-    seconds = {}
-    verbose, data_dir, backbone_path = folder.verbose, folder.data_dir, config.backbone
-    paper = config.protocol == "paper"
+def _load_run(config, folder):
+    """The data stage: tokenizer, complexes and the given backbone; writes params and tokenizer.
+
+    Args:
+        config: `BindingConfig`.
+        folder: `deepbio.core.run_folder.RunFolder`.
+
+    Returns:
+        ``(run, pretrained, isolate)``: the `BindingRun` (report started),
+        the backbone of ``config.backbone`` (None without one) and whether
+        the protein segment is isolated (bool).
+
+    Raises:
+        FileNotFoundError: a missing backbone or data file.
+        ValueError: a backbone whose vocabulary is not its tokenizer's.
+    """
+    from deepbio.multiomic.builders import load_backbone  # deferred: imports Keras
+    from deepbio.multiomic.fine_tuning import encode_complexes  # deferred: imports Keras
+
+    backbone_path = config.backbone
     tokenizer, converted = backbone_tokenizer(backbone_path)
-    data = (load_pronab_measurements if paper else load_pronab)(data_dir)
+    data = (load_pronab_measurements if config.protocol == "paper" else load_pronab)(
+        folder.data_dir)
     pretrained = load_backbone(backbone_path) if backbone_path else None
     if converted and pretrained.vocabulary_size != tokenizer.vocabulary_size:
         raise ValueError(f"{backbone_path}: a {pretrained.vocabulary_size}-token backbone but its "
@@ -261,20 +274,46 @@ def run_pipeline(config, folder, train_only=False):
     frame = subset_complexes(data.frame, config.max_complexes, config.seed)
     dg = frame["dg"].to_numpy(np.float64)
     encoded = encode_complexes(frame, tokenizer, config.max_protein_length)
-
     report = {"task": "binding", "protocol": {"name": config.protocol},
               "data": {**data.counts, "used_complexes": len(frame),
                        "used_proteins": int(frame["group"].nunique())}}
     if converted:
         report["tokenizer"] = f"OmniBioTE ({tokenizer.tokenizer.mode}) from {backbone_path}"
+    run = BindingRun(config, folder, data, tokenizer, frame, dg, encoded, report)
+    return run, pretrained, isolate
+
+
+def _pretrain(run, pretrained):
+    """Pre-trains a backbone in the run (``pretrain/``) when none is given and ``config.pretrain``.
+
+    Returns:
+        The backbone to fine-tune (``pretrained`` when given; None when
+        none is given nor pre-trained).
+    """
+    config, folder = run.config, run.folder
     t = time.perf_counter()
     if pretrained is None and config.pretrain:
         pretrained, pretraining_report = folder.checkpointed("pretrain", lambda: pretrain(
             config.pretraining, folder.subfolder("pretrain", "pretrain", config.pretraining)))
-        report["pretraining"] = {k: pretraining_report[k] for k in
-                                 ("heldout", "unigram_baseline", "steps", "tokens_seen",
-                                  "parameters", "seconds")}
-    seconds["pretraining"] = round(time.perf_counter() - t, 1)
+        run.report["pretraining"] = {k: pretraining_report[k] for k in
+                                     ("heldout", "unigram_baseline", "steps", "tokens_seen",
+                                      "parameters", "seconds")}
+    run.seconds["pretraining"] = round(time.perf_counter() - t, 1)
+    return pretrained
+
+
+def _set_arms(run, pretrained, isolate, controls):
+    """Sets ``run.arms`` and ``run.sources``: what each arm fine-tunes, on which inputs.
+
+    ``pretrained`` (when there is a backbone), ``scratch`` (the same
+    architecture randomly initialised, with ``config.scratch_comparison`` or
+    without a backbone) and, with ``controls``, the main arm on the protein
+    alone and on the nucleic acid alone (`_ablated`).
+    """
+    from deepbio.multiomic.backbone import MultiomicBackbone  # deferred: imports Keras
+    from deepbio.multiomic.builders import build_backbone  # deferred: imports Keras
+
+    config, tokenizer = run.config, run.tokenizer
     tags = list(tokenizer.tag_ids.values())
     arms = {}
     if pretrained is not None:
@@ -288,155 +327,53 @@ def run_pipeline(config, folder, train_only=False):
                 **pretrained.get_config(), "segment_token_ids": tags, "rotary_table_length": None,
                 "isolated_segment_token_id": tokenizer.tag_ids["protein"] if isolate else None})
         arms["scratch"] = scratch
-    sources = {arm: encoded for arm in arms}
-    if paper and config.single_omic_controls and not train_only:
+    sources = {arm: run.encoded for arm in arms}
+    if controls:
         main = arms[next(iter(arms))]
-        for kind in ("protein_only", "nucleic_acid_only"):
-            arms[kind], sources[kind] = main, _ablated(encoded, kind, tokenizer)
+        for kind in SINGLE_OMIC:
+            arms[kind], sources[kind] = main, _ablated(run.encoded, kind, tokenizer)
+    run.arms, run.sources = arms, sources
 
-    if train_only:
-        t = time.perf_counter()
-        name = next(iter(arms))
-        def final():  # the model and its history (the prediction closure does not pickle)
-            model, _, history = fine_tune(arms[name](), encoded, dg, np.arange(len(frame)), config,
-                                          tokenizer, verbose, f"{name} (all complexes)")
-            return model, history
 
-        model, history = folder.checkpointed("final", final)
-        folder.save_model(model, "model.keras")
-        seconds["train"] = round(time.perf_counter() - t, 1)
-        report.update({"arm": name, "history": history, "seconds": seconds})
-        return folder.write_report(report)
+def _train_final(run):
+    """``train_only``: one model of the first arm on every complex (``model.keras``); the report."""
+    from deepbio.multiomic.fine_tuning import fine_tune  # deferred: imports Keras
 
     t = time.perf_counter()
-    if paper:
-        folds, fold_of, report["protocol"] = _paper_folds(config, frame, verbose)
+    name = next(iter(run.arms))
+
+    def final():  # the model and its history (the prediction closure does not pickle)
+        model, _, history = fine_tune(run.arms[name](), run.encoded, run.dg,
+                                      np.arange(len(run.frame)), run.config, run.tokenizer,
+                                      run.folder.verbose, f"{name} (all complexes)")
+        return model, history
+
+    model, history = run.folder.checkpointed("final", final)
+    run.folder.save_model(model, "model.keras")
+    run.seconds["train"] = round(time.perf_counter() - t, 1)
+    run.report.update({"arm": name, "history": history, "seconds": run.seconds})
+    return run.folder.write_report(run.report)
+
+
+def _assign_folds(run):
+    """Sets ``run.folds`` and ``run.fold_of`` under ``config.protocol``; writes ``folds.csv``.
+
+    Raises:
+        ValueError: too few proteins for ``config.folds``.
+    """
+    config, frame = run.config, run.frame
+    t = time.perf_counter()
+    if config.protocol == "paper":
+        folds, fold_of, run.report["protocol"] = _paper_folds(config, frame, run.folder.verbose)
     else:
         folds = protein_grouped_folds(frame["group"].to_numpy(), config.folds, config.seed)
         fold_of = np.zeros(len(frame), np.int32)
         for number, (_, test) in enumerate(folds, 1):
             fold_of[test] = number
-    seconds["folds"] = round(time.perf_counter() - t, 1)
-    folder.write_csv(frame[["accession", "nucleic_acid", "type", "complementary", "dg"]]
-                     .assign(fold=fold_of), "folds.csv")
-
-    if config.jaspar:
-        t = time.perf_counter()
-        present = {a: p for a, p in data.accession_proteins.items() if p in set(frame["protein"])}
-        sites = jaspar_sites(present)
-        queries = jaspar_queries(sites, config.jaspar_replicates, config.jaspar_mutation_rate,
-                                 config.seed)
-        group_of_protein = dict(zip(frame["protein"], frame["group"]))
-        query_frame = query_complexes(sites, queries, group_of_protein)
-        query_encoded = encode_complexes(query_frame, tokenizer, config.max_protein_length)
-        fold_of_group = dict(zip(frame["group"], fold_of))
-        query_fold = query_frame["group"].map(fold_of_group).to_numpy()
-        query_predictions = {}
-        seconds["jaspar_setup"] = round(time.perf_counter() - t, 1)
-
-    predictions = frame[["accession", "protein_name", "nucleic_acid", "type", "complementary",
-                         "dg", "n_entries"]].copy()
-    predictions.insert(0, "fold", fold_of)
-    ridge_features = kmer_features(frame)
-    query_features = kmer_features(query_frame) if config.jaspar else None
-    fold_reports = []
-    jaspar_arms = [arm for arm in ["ridge", *arms] if arm not in ("protein_only",
-                                                                    "nucleic_acid_only")]
-    for arm in ["ridge", "training_mean", *arms]:
-        predictions[arm] = np.nan
-        if config.jaspar and arm in jaspar_arms:  # a constant predicts no ΔΔG
-            query_predictions[arm] = np.full(len(query_frame), np.nan)
-    seconds.update({arm: 0.0 for arm in ["ridge", *arms]})
-    for number, (train, test) in enumerate(tqdm(folds, desc="CV folds", unit="fold",
-                                                disable=verbose == 0), 1):
-        fold_start = time.perf_counter()
-        block = {"fold": number, "n_train": int(len(train)), "n_test": int(len(test)),
-                 "test_proteins": int(frame["group"].iloc[test].nunique())}
-        in_fold = np.flatnonzero(query_fold == number) if config.jaspar else np.zeros(0, int)
-        t = time.perf_counter()
-        ridge = ridge_baseline().fit(ridge_features[train], dg[train])
-        predictions.loc[test, "ridge"] = ridge.predict(ridge_features[test])
-        predictions.loc[test, "training_mean"] = dg[train].mean()
-        if len(in_fold):
-            query_predictions["ridge"][in_fold] = ridge.predict(query_features[in_fold])
-        seconds["ridge"] += time.perf_counter() - t
-        for arm, make in arms.items():
-            t = time.perf_counter()
-            keep = number == 1 and arm in ("pretrained", "scratch")
-
-            def unit(make=make, arm=arm, train=train, test=test, in_fold=in_fold, keep=keep,
-                     number=number):
-                model, predict_fn, history = fine_tune(make(), sources[arm], dg, train, config,
-                                                       tokenizer, verbose, f"fold {number} {arm}")
-                query = (predict_fn(in_fold, query_encoded)
-                         if len(in_fold) and arm in jaspar_arms else None)
-                return {"test": predict_fn(test), "query": query, "history": history,
-                        "model": model if keep else None}
-
-            done = folder.checkpointed(f"fold{number}_{arm}", unit)
-            predictions.loc[test, arm] = done["test"]
-            if done["query"] is not None:
-                query_predictions[arm][in_fold] = done["query"]
-            block[f"{arm}_history"] = done["history"]
-            if keep:
-                name = "model_fold1.keras" if arm == "pretrained" else f"{arm}_model_fold1.keras"
-                folder.save_model(done["model"], name)
-            seconds[arm] += time.perf_counter() - t
-        subset = predictions.iloc[test]
-        for arm in ["ridge", "training_mean", *arms]:
-            block[arm] = regression_metrics(subset["dg"], subset[arm])
-        block["seconds"] = round(time.perf_counter() - fold_start, 1)
-        fold_reports.append(block)
-        if verbose:
-            line = ", ".join(f"{arm} r={block[arm]['pearson_r'] or float('nan'):.3f} "
-                             f"MAE={block[arm]['mae']:.3f}" for arm in [*arms, "ridge"])
-            print(f"fold {number}: {line} ({block['seconds']:.0f} s)", flush=True)
-        folder.write_csv(predictions, "predictions.csv")
-
-    tested = predictions[predictions["fold"] > 0]
-    main_arm = "pretrained" if "pretrained" in arms else "scratch"
-    report["arms"] = list(arms)
-    report["folds"] = fold_reports
-    report["overall"] = _pooled(tested, main_arm)
-    report["overall"]["arm"] = main_arm
-    report["fold_mean"] = _fold_mean(fold_reports, [*arms, "ridge", "training_mean"])
-    if "scratch" in arms:
-        report["without_pretraining"] = _pooled(tested, "scratch")
-    for kind in ("protein_only", "nucleic_acid_only"):
-        if kind in arms:
-            report.setdefault("single_omic_controls", {"arm": main_arm, "note": (
-                "input ablations of the main arm (the other part left out); upstream's controls "
-                "pair two single-omic pre-trained encoders (evals/pronab-unimodal.py), not run "
-                "here")})[kind] = _pooled(tested, kind)
-    if "pretrained" in arms and "scratch" in arms:
-        report["pretraining_effect"] = {
-            "delta_pearson_r": report["overall"]["pearson_r"] - report["without_pretraining"]["pearson_r"],
-            "delta_mae": report["overall"]["mae"] - report["without_pretraining"]["mae"]}
-    report["baseline"] = {"kmer_ridge": _pooled(tested, "ridge"),
-                          "training_mean": _pooled(tested, "training_mean")}
-    report["target"] = TARGET
-    if config.jaspar:
-        jaspar_rows = query_frame[["accession", "nucleic_acid"]].rename(
-            columns={"nucleic_acid": "site"}).assign(
-            matrix_id=sites["matrix_id"].to_numpy()[queries["site_index"]],
-            name=sites["name"].to_numpy()[queries["site_index"]],
-            kind=queries["kind"].to_numpy(), fold=query_fold)
-        for arm, values in query_predictions.items():
-            jaspar_rows[f"dg_{arm}"] = values
-        folder.write_csv(jaspar_rows, "jaspar.csv")
-        jaspar_block = {"release": "JASPAR2026", "collection": "CORE",
-                        "matrices": int(sites["matrix_id"].nunique()),
-                        "proteins": int(sites["protein"].nunique()),
-                        "mutants_per_site": config.jaspar_replicates,
-                        "mutation_rate": config.jaspar_mutation_rate}
-        for arm, values in query_predictions.items():  # train-only proteins are not tested
-            done = np.isfinite(values)
-            jaspar_block[arm] = summarize_jaspar(queries[done], values[done])
-        report["jaspar"] = jaspar_block
-    _plot_scatter(tested, [*arms, "ridge"], folder)
-    seconds = {k: round(v, 1) for k, v in seconds.items()}
-    report["seconds"] = seconds
-    return folder.write_report(report)
+    run.seconds["folds"] = round(time.perf_counter() - t, 1)
+    run.folder.write_csv(frame[["accession", "nucleic_acid", "type", "complementary", "dg"]]
+                         .assign(fold=fold_of), "folds.csv")
+    run.folds, run.fold_of = folds, fold_of
 
 
 def _plot_scatter(predictions, arms, folder, name="predicted_vs_measured"):

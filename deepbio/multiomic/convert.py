@@ -277,68 +277,96 @@ def convert_omnibiote(checkpoint, output_dir, tokenizer_mode=None, num_heads=Non
     output_dir = Path(output_dir)
     root, archive = read_torch_checkpoint(checkpoint)
     try:
-        root = _unwrap(root)
-        if isinstance(root, CheckpointObject):
-            state = _module_state(root)
-        elif isinstance(root, dict):
-            state = {str(k): v for k, v in root.items()}
-        else:
-            raise ValueError(f"{checkpoint} holds a {type(root).__name__}, not a model")
-        config = _config_of(root)
-        info = _describe(checkpoint, state, config, num_heads)
-        if tokenizer_mode is None:
-            modes = {CHAR_VOCABULARY_SIZE: "char", BPE_VOCABULARY_SIZE: "bpe"}
-            if info["vocabulary_size"] not in modes:
-                raise ValueError(f"{checkpoint}: cannot infer the tokenizer of a "
-                                 f"{info['vocabulary_size']}-token vocabulary; pass "
-                                 "tokenizer_mode 'char' or 'bpe'")
-            tokenizer_mode = modes[info["vocabulary_size"]]
-        freqs = state.get(f"{info['prefix']}transformer.h.0.attn.freqs_cis")
-        tables_length = freqs.shape[0] if isinstance(freqs, LazyTensor) else None
-        backbone, rope = _build_backbone(checkpoint, state, info, tables_length)
-        width = info["hidden_dim"]
-        written = {"kind": info["kind"], "masked_lm": None, "binding": None}
-        output_dir.mkdir(parents=True, exist_ok=True)
-        written["backbone"] = _save(backbone, output_dir / "backbone.keras")
-        logit_scale = float(config.get("lr_scale", 32.0 / width))
-        if info["has_lm_head"]:
-            masked_lm = MultiomicMaskedLM(backbone, use_bias=False, logit_scale=logit_scale,
-                                          name="omnibiote_masked_lm")
-            key = info["prefix"] + "lm_head.weight"
-            _assign(checkpoint, masked_lm.get_layer("lm_head").kernel,
-                    _get(checkpoint, state, key).T, key)
-            written["masked_lm"] = _save(masked_lm, output_dir / "masked_lm.keras")
-        stats = None
-        if info["kind"] == "omnibinder":
-            stats = _stats(checkpoint, root)
-            regressor = BindingAffinityRegressor(backbone, stats[0], stats[1], 0.0,
-                                                 head_scale=1024.0 / width,
-                                                 name="omnibiote_binding")
-            _assign(checkpoint, regressor.head.kernel,
-                    _get(checkpoint, state, "proj_head.weight").T, "proj_head.weight")
-            bias = _get(checkpoint, state, "proj_head.bias") if "proj_head.bias" in state \
-                else np.zeros(1, np.float32)
-            _assign(checkpoint, regressor.head.bias, bias, "proj_head.bias")
-            written["binding"] = _save(regressor, output_dir / "binding.keras")
-        tokenizer_path = output_dir / "tokenizer.json"
-        write_tokenizer_config(tokenizer_path, tokenizer_mode)
-        written["tokenizer"] = str(tokenizer_path)
-        dtypes = sorted({v.dtype for v in state.values() if isinstance(v, LazyTensor)})
-        written["config"] = {
-            "vocabulary_size": info["vocabulary_size"], "num_layers": info["num_layers"],
-            "num_heads": info["num_heads"], "hidden_dim": width, "intermediate_dim": 2 * width,
-            "attention_scale": 8.0 / width, "logit_scale": logit_scale,
-            "head_scale": 1024.0 / width, "rotary_table_length": tables_length,
-            "tokenizer_mode": tokenizer_mode}
-        summary = {"checkpoint": os.path.basename(checkpoint),
-                   "checkpoint_bytes": checkpoint.stat().st_size, "kind": info["kind"],
-                   "upstream_config": config, "stored_dtypes": dtypes, "rope": rope,
-                   "stats": None if stats is None else {"mean": stats[0], "std": stats[1]},
-                   "deepbio": written["config"]}
-        summary_path = output_dir / "conversion.json"
-        with atomic_path(summary_path) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        written["summary"] = str(summary_path)
-        return written
+        return _convert(checkpoint, _unwrap(root), output_dir, tokenizer_mode, num_heads)
     finally:
         archive.close()
+
+
+def _convert(checkpoint, root, output_dir, tokenizer_mode, num_heads):
+    """`convert_omnibiote` on the unpickled (and unwrapped) checkpoint ``root``; the same dict."""
+    if isinstance(root, CheckpointObject):
+        state = _module_state(root)
+    elif isinstance(root, dict):
+        state = {str(k): v for k, v in root.items()}
+    else:
+        raise ValueError(f"{checkpoint} holds a {type(root).__name__}, not a model")
+    config = _config_of(root)
+    info = _describe(checkpoint, state, config, num_heads)
+    if tokenizer_mode is None:
+        tokenizer_mode = _tokenizer_mode(checkpoint, info["vocabulary_size"])
+    freqs = state.get(f"{info['prefix']}transformer.h.0.attn.freqs_cis")
+    tables_length = freqs.shape[0] if isinstance(freqs, LazyTensor) else None
+    backbone, rope = _build_backbone(checkpoint, state, info, tables_length)
+    width = info["hidden_dim"]
+    written = {"kind": info["kind"], "masked_lm": None, "binding": None}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written["backbone"] = _save(backbone, output_dir / "backbone.keras")
+    logit_scale = float(config.get("lr_scale", 32.0 / width))
+    if info["has_lm_head"]:
+        written["masked_lm"] = _write_masked_lm(checkpoint, state, info, backbone, logit_scale,
+                                                output_dir)
+    stats = None
+    if info["kind"] == "omnibinder":
+        stats = _stats(checkpoint, root)
+        written["binding"] = _write_binding(checkpoint, state, backbone, width, stats, output_dir)
+    tokenizer_path = output_dir / "tokenizer.json"
+    write_tokenizer_config(tokenizer_path, tokenizer_mode)
+    written["tokenizer"] = str(tokenizer_path)
+    dtypes = sorted({v.dtype for v in state.values() if isinstance(v, LazyTensor)})
+    written["config"] = {
+        "vocabulary_size": info["vocabulary_size"], "num_layers": info["num_layers"],
+        "num_heads": info["num_heads"], "hidden_dim": width, "intermediate_dim": 2 * width,
+        "attention_scale": 8.0 / width, "logit_scale": logit_scale,
+        "head_scale": 1024.0 / width, "rotary_table_length": tables_length,
+        "tokenizer_mode": tokenizer_mode}
+    summary = {"checkpoint": os.path.basename(checkpoint),
+               "checkpoint_bytes": checkpoint.stat().st_size, "kind": info["kind"],
+               "upstream_config": config, "stored_dtypes": dtypes, "rope": rope,
+               "stats": None if stats is None else {"mean": stats[0], "std": stats[1]},
+               "deepbio": written["config"]}
+    written["summary"] = _write_summary(summary, output_dir / "conversion.json")
+    return written
+
+
+def _tokenizer_mode(checkpoint, vocabulary_size):
+    """``"char"`` or ``"bpe"``, from the size of the vocabulary (49 or 4096).
+
+    Raises:
+        ValueError: another size (naming ``checkpoint``).
+    """
+    modes = {CHAR_VOCABULARY_SIZE: "char", BPE_VOCABULARY_SIZE: "bpe"}
+    if vocabulary_size not in modes:
+        raise ValueError(f"{checkpoint}: cannot infer the tokenizer of a "
+                         f"{vocabulary_size}-token vocabulary; pass "
+                         "tokenizer_mode 'char' or 'bpe'")
+    return modes[vocabulary_size]
+
+
+def _write_masked_lm(checkpoint, state, info, backbone, logit_scale, output_dir):
+    """``masked_lm.keras``: a `MultiomicMaskedLM` on ``backbone`` with upstream's ``lm_head``; its path."""
+    masked_lm = MultiomicMaskedLM(backbone, use_bias=False, logit_scale=logit_scale,
+                                  name="omnibiote_masked_lm")
+    key = info["prefix"] + "lm_head.weight"
+    _assign(checkpoint, masked_lm.get_layer("lm_head").kernel,
+            _get(checkpoint, state, key).T, key)
+    return _save(masked_lm, output_dir / "masked_lm.keras")
+
+
+def _write_binding(checkpoint, state, backbone, width, stats, output_dir):
+    """``binding.keras``: a `BindingAffinityRegressor` with ``proj_head`` and ΔG ``stats``; its path."""
+    regressor = BindingAffinityRegressor(backbone, stats[0], stats[1], 0.0,
+                                         head_scale=1024.0 / width,
+                                         name="omnibiote_binding")
+    _assign(checkpoint, regressor.head.kernel,
+            _get(checkpoint, state, "proj_head.weight").T, "proj_head.weight")
+    bias = _get(checkpoint, state, "proj_head.bias") if "proj_head.bias" in state \
+        else np.zeros(1, np.float32)
+    _assign(checkpoint, regressor.head.bias, bias, "proj_head.bias")
+    return _save(regressor, output_dir / "binding.keras")
+
+
+def _write_summary(summary, path):
+    """Writes the conversion summary as JSON (atomically); returns the path (str)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return str(path)

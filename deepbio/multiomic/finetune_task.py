@@ -252,12 +252,54 @@ def run_finetune(config, folder):
             token-level target, or labels that do not fit the objective.
         FileNotFoundError: a missing file or backbone.
     """
-    import keras
+    splits, labels, objective, num_classes = _read_splits(config)
+    tokenizer, converted = backbone_tokenizer(config.backbone)
+    modality = _modality(splits["train"], config)
+    encoded = {name: _encode(frame, tokenizer, modality, config.max_length, getattr(config, name))
+               for name, frame in splits.items()}
+    folder.write_params()
+    backbone, source = _finetune_backbone(config, tokenizer)
+    head_scale = 1024.0 / backbone.hidden_dim if converted else 1.0  # upstream's μP factor
+    train_y = labels["train"]
+    model, loss = _finetune_model(config, backbone, objective, num_classes, train_y, head_scale)
+    history, predict = _fit(config, folder, model, loss, tokenizer, encoded, labels, objective)
+    monitor = "val_mcc" if objective == "classification" else "val_spearman_rho"
+    best_epoch = int(np.argmax(history[monitor]))
+    with folder.timer("evaluate"):
+        valid_scores = _scores(objective, labels["valid"], predict("valid"))
+        predicted = predict("test")
+        test_scores = _scores(objective, labels["test"], predicted)
+    baseline = _trivial_baseline(objective, train_y, labels["test"])
+    folder.save_model(model, "model.keras")
+    folder.write_csv(splits["test"].assign(predicted=predicted), "predictions.csv")
+    tokenizer.save(folder.file("tokenizer.json"))
+    report = {"objective": objective,
+              "data": {"train": len(labels["train"]), "valid": len(labels["valid"]),
+                       "test": len(labels["test"]), "modality": modality,
+                       "classes": num_classes},
+              "backbone": {"source": source, "pretrained": bool(config.backbone),
+                           "tokenizer": "OmniBioTE" if converted else "deepbio MultiomicTokenizer",
+                           "parameters": int(backbone.count_params()), "head_scale": head_scale},
+              "valid": {"selected_epoch": best_epoch + 1, **valid_scores},
+              "test": test_scores, "baseline": baseline,
+              "history": {k: [float(v) for v in values] for k, values in history.items()}}
+    return folder.write_report(report)
 
+
+def _read_splits(config):
+    """The train / valid / test files, their labels and the objective.
+
+    Returns:
+        ``(splits, labels, objective, num_classes)``: dict split → DataFrame
+        (``sequence``, ``label``), dict split → label array (int64 for
+        classification, else float64), ``"classification"`` or
+        ``"regression"``, and the number of classes (None for regression).
+
+    Raises:
+        ValueError: a missing split, a token-level target, splits of
+            different kinds, or labels that do not fit the objective.
+    """
     from deepbio.multiomic.benchmarks import read_split
-    from deepbio.multiomic.heads import MultiomicClassifier, MultiomicRegressor
-    from deepbio.multiomic.builders import build_backbone, load_backbone
-    from deepbio.core.optimizers import warmup_cosine_adamw
 
     missing = [f"--{name}" for name in ("train", "valid", "test") if not getattr(config, name)]
     if missing:
@@ -284,34 +326,58 @@ def run_finetune(config, folder):
         "classification" else None
     if objective == "classification" and num_classes < 2:
         raise ValueError(f"--train {config.train}: one class only; nothing to classify")
+    return splits, labels, objective, num_classes
 
-    tokenizer, converted = backbone_tokenizer(config.backbone)
-    modality = _modality(splits["train"], config)
-    encoded = {name: _encode(frame, tokenizer, modality, config.max_length, getattr(config, name))
-               for name, frame in splits.items()}
-    folder.write_params()
+
+def _finetune_backbone(config, tokenizer):
+    """``(backbone, source)``: ``config.backbone`` loaded, or a fresh one of ``config``'s size.
+
+    Raises:
+        FileNotFoundError: a missing backbone.
+        ValueError: a backbone whose vocabulary is not the tokenizer's.
+    """
+    from deepbio.multiomic.builders import build_backbone, load_backbone  # deferred: imports Keras
+
     if config.backbone:
         backbone = load_backbone(config.backbone)
         if backbone.vocabulary_size != tokenizer.vocabulary_size:
             raise ValueError(f"{config.backbone}: a {backbone.vocabulary_size}-token backbone but "
                              f"its tokenizer has {tokenizer.vocabulary_size} tokens")
         backbone = backbone.with_isolation(None, list(tokenizer.tag_ids.values()))
-        source = str(config.backbone)
-    else:
-        backbone = build_backbone(dataclasses.replace(config, isolate_protein=False), tokenizer)
-        source = f"fresh '{config.preset}' backbone, randomly initialised (nothing pre-trained)"
-    head_scale = 1024.0 / backbone.hidden_dim if converted else 1.0  # upstream's μP factor
-    train_y = labels["train"]
+        return backbone, str(config.backbone)
+    backbone = build_backbone(dataclasses.replace(config, isolate_protein=False), tokenizer)
+    return backbone, f"fresh '{config.preset}' backbone, randomly initialised (nothing pre-trained)"
+
+
+def _finetune_model(config, backbone, objective, num_classes, train_y, head_scale):
+    """``(model, loss)``: a `MultiomicClassifier` or `MultiomicRegressor` on ``backbone``."""
+    import keras  # deferred: Keras loads only when a model is built
+
+    from deepbio.multiomic.heads import MultiomicClassifier, MultiomicRegressor  # deferred: Keras
+
     if objective == "classification":
         model = MultiomicClassifier(backbone, num_classes, config.pooling, config.dropout,
                                     head_scale, name="multiomic_classifier")
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    else:
-        model = MultiomicRegressor(backbone, config.pooling, config.dropout,
-                                   float(train_y.mean()), float(train_y.std() or 1.0), head_scale,
-                                   name="multiomic_regressor")
-        loss = keras.losses.MeanSquaredError()
-    train_data = _batches(tokenizer, encoded["train"], train_y.astype(
+        return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model = MultiomicRegressor(backbone, config.pooling, config.dropout,
+                               float(train_y.mean()), float(train_y.std() or 1.0), head_scale,
+                               name="multiomic_regressor")
+    return model, keras.losses.MeanSquaredError()
+
+
+def _fit(config, folder, model, loss, tokenizer, encoded, labels, objective):
+    """Compiles and trains ``model``, early-stopped on the valid score (weights of its best epoch).
+
+    Returns:
+        ``(history, predict)``: the Keras history dict (with ``val_mcc`` or
+        ``val_spearman_rho``) and ``predict(split)`` → the predicted
+        classes or values of that split.
+    """
+    import keras  # deferred: Keras loads only when a model is trained
+
+    from deepbio.core.optimizers import warmup_cosine_adamw  # deferred: imports Keras
+
+    train_data = _batches(tokenizer, encoded["train"], labels["train"].astype(
         np.int32 if objective == "classification" else np.float32), config.batch_size, config.seed)
     steps = config.epochs * len(train_data)
     model.compile(optimizer=warmup_cosine_adamw(config.learning_rate, steps,
@@ -336,33 +402,17 @@ def run_finetune(config, folder):
             ValidScore(), keras.callbacks.EarlyStopping(monitor, mode="max",
                                                         patience=config.patience,
                                                         restore_best_weights=True)]).history
-    best_epoch = int(np.argmax(history[monitor]))
-    with folder.timer("evaluate"):
-        valid_scores = _scores(objective, labels["valid"], predict("valid"))
-        predicted = predict("test")
-        test_scores = _scores(objective, labels["test"], predicted)
+    return history, predict
+
+
+def _trivial_baseline(objective, train_y, test_y):
+    """The majority class / training mean of ``train_y``, scored on ``test_y``."""
     if objective == "classification":
         majority = int(np.bincount(train_y.astype(np.int64)).argmax())
-        baseline = {"name": "majority_class", "class": majority,
-                    **_scores(objective, labels["test"], np.full(len(labels["test"]), majority))}
-    else:
-        baseline = {"name": "training_mean", "value": float(train_y.mean()),
-                    **_scores(objective, labels["test"], np.full(len(labels["test"]),
-                                                                 train_y.mean()))}
-    folder.save_model(model, "model.keras")
-    folder.write_csv(splits["test"].assign(predicted=predicted), "predictions.csv")
-    tokenizer.save(folder.file("tokenizer.json"))
-    report = {"objective": objective,
-              "data": {"train": len(labels["train"]), "valid": len(labels["valid"]),
-                       "test": len(labels["test"]), "modality": modality,
-                       "classes": num_classes},
-              "backbone": {"source": source, "pretrained": bool(config.backbone),
-                           "tokenizer": "OmniBioTE" if converted else "deepbio MultiomicTokenizer",
-                           "parameters": int(backbone.count_params()), "head_scale": head_scale},
-              "valid": {"selected_epoch": best_epoch + 1, **valid_scores},
-              "test": test_scores, "baseline": baseline,
-              "history": {k: [float(v) for v in values] for k, values in history.items()}}
-    return folder.write_report(report)
+        return {"name": "majority_class", "class": majority,
+                **_scores(objective, test_y, np.full(len(test_y), majority))}
+    return {"name": "training_mean", "value": float(train_y.mean()),
+            **_scores(objective, test_y, np.full(len(test_y), train_y.mean()))}
 
 
 class FinetuneTask(Task):

@@ -373,31 +373,66 @@ def blosum62_similarity(proteins, threshold=BLOSUM62_THRESHOLD, workers=None, ca
     Raises:
         ValueError: duplicate or empty sequences.
     """
-    import hashlib
-    import os
     import time
-    from concurrent.futures import ProcessPoolExecutor
-    from pathlib import Path
 
     proteins = [str(p) for p in proteins]
     if len(set(proteins)) != len(proteins) or not all(proteins):
         raise ValueError("blosum62_similarity needs distinct, non-empty protein sequences")
-    key = hashlib.sha256(json.dumps([_SIMILARITY_VERSION, BLOSUM62_GAPS, float(threshold),
-                                     bool(prune), proteins]).encode()).hexdigest()[:20]
-    cache = None
-    if cache_dir is not False:
-        base = Path(cache_dir) if cache_dir else Path(
-            os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "deepbio" / "cache"
-        cache = base / f"blosum62_{len(proteins)}_{key}.npz"
-        if cache.is_file():
-            with np.load(cache) as stored:
-                return {name: stored[name] if stored[name].ndim else stored[name].item()
-                        for name in stored.files}
+    cache = _similarity_cache(proteins, threshold, prune, cache_dir)
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            return {name: stored[name] if stored[name].ndim else stored[name].item()
+                    for name in stored.files}
     start = time.perf_counter()
     n = len(proteins)
     bound = _upper_bounds(proteins) if prune else np.full((n, n), np.inf)
     work = [(i, np.flatnonzero(bound[i, i + 1:] > threshold) + i + 1) for i in range(n)]
     scored = int(sum(len(p) for _, p in work))
+    result = _similar_pairs(_score_work(proteins, work, workers), n, threshold)
+    result.update(scored_pairs=scored, pruned_pairs=n * (n - 1) // 2 - scored,
+                  seconds=round(time.perf_counter() - start, 1))
+    if cache is not None:
+        from deepbio.core.io import atomic_path
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **result)
+    return result
+
+
+def _similarity_cache(proteins, threshold, prune, cache_dir):
+    """The ``.npz`` cache file of `blosum62_similarity` (None when ``cache_dir`` is False).
+
+    Keyed by the scoring version, the gaps, the threshold, ``prune`` and
+    the sequences; under ``cache_dir`` or ``$KERAS_HOME/deepbio/cache``
+    (``~/.keras/deepbio/cache``).
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    if cache_dir is False:
+        return None
+    key = hashlib.sha256(json.dumps([_SIMILARITY_VERSION, BLOSUM62_GAPS, float(threshold),
+                                     bool(prune), proteins]).encode()).hexdigest()[:20]
+    base = Path(cache_dir) if cache_dir else Path(
+        os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "deepbio" / "cache"
+    return base / f"blosum62_{len(proteins)}_{key}.npz"
+
+
+def _score_work(proteins, work, workers):
+    """Scores the ``(i, [j...])`` rows of ``work`` over ``workers`` processes (`_score_rows`).
+
+    Rows are dealt onto ``4 × workers`` chunks of about equal cost (the
+    product of the lengths), longest first; small jobs (or ``workers`` ≤ 1,
+    or a process pool that cannot start) run in this process.
+
+    Returns:
+        list of the chunks' results: lists of ``(i, partners, scores)``.
+    """
+    import os
+
     cost = [int(sum(len(proteins[i]) * len(proteins[j]) for j in p)) for i, p in work]
     workers = workers or min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                              else os.cpu_count() or 1)
@@ -409,21 +444,30 @@ def blosum62_similarity(proteins, threshold=BLOSUM62_THRESHOLD, workers=None, ca
         loads[target] += cost[index]
     tasks = [(proteins, chunk) for chunk in chunks if chunk]
     if workers <= 1 or sum(cost) < 5e7:  # small jobs: not worth starting processes
-        results = [_score_rows(task) for task in tasks]
-    else:
-        import multiprocessing
-        import sys
-        from concurrent.futures.process import BrokenProcessPool
+        return [_score_rows(task) for task in tasks]
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-        # fork is safe before TensorFlow starts its threads; after, spawn (which re-imports the
-        # caller's __main__: a script without the `if __name__ == "__main__"` guard breaks it,
-        # and then the pairs are scored here instead)
-        method = "spawn" if "tensorflow" in sys.modules else "fork"
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-                results = list(pool.map(_score_rows, tasks))
-        except (BrokenProcessPool, RuntimeError):
-            results = [_score_rows(task) for task in tasks]
+    # fork is safe before TensorFlow starts its threads; after, spawn (which re-imports the
+    # caller's __main__: a script without the `if __name__ == "__main__"` guard breaks it,
+    # and then the pairs are scored here instead)
+    method = "spawn" if "tensorflow" in sys.modules else "fork"
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            return list(pool.map(_score_rows, tasks))
+    except (BrokenProcessPool, RuntimeError):
+        return [_score_rows(task) for task in tasks]
+
+
+def _similar_pairs(results, n, threshold):
+    """Each protein's best partner and the pairs above ``threshold``, from `_score_work`'s results.
+
+    Returns:
+        dict with ``similar``, ``best_score``, ``best_partner``, ``pairs``
+        (sorted) and ``scores`` (see `blosum62_similarity`).
+    """
     best = np.full(n, -np.inf)
     partner = np.full(n, -1)
     pairs, scores = [], []
@@ -437,20 +481,10 @@ def blosum62_similarity(proteins, threshold=BLOSUM62_THRESHOLD, workers=None, ca
                     pairs.append((min(i, j), max(i, j)))
                     scores.append(value)
     order = np.lexsort(np.array(pairs).T[::-1]) if pairs else np.zeros(0, int)
-    result = {"similar": best > threshold, "best_score": np.where(np.isfinite(best), best, np.nan),
-              "best_partner": partner,
-              "pairs": np.asarray(pairs, np.int64).reshape(-1, 2)[order],
-              "scores": np.asarray(scores, np.float64)[order],
-              "scored_pairs": scored, "pruned_pairs": n * (n - 1) // 2 - scored,
-              "seconds": round(time.perf_counter() - start, 1)}
-    if cache is not None:
-        from deepbio.core.io import atomic_path
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **result)
-    return result
+    return {"similar": best > threshold, "best_score": np.where(np.isfinite(best), best, np.nan),
+            "best_partner": partner,
+            "pairs": np.asarray(pairs, np.int64).reshape(-1, 2)[order],
+            "scores": np.asarray(scores, np.float64)[order]}
 
 
 def paper_folds(frame, n_splits=10, seed=0, train_only=None):

@@ -194,26 +194,11 @@ def _pipeline(config, folder, evaluate_test=True):
         ValueError: too few windows for the requested folds, or a bad record
             in the data (named).
     """
-    from deepbio.ptm.protocol import always_a_baseline
     from deepbio.ptm import protocol
-    from deepbio.ptm.training import evaluate, subset
 
     verbose = folder.verbose
     timings = {"features": 0.0, "resample": 0.0, "train": 0.0}
-    full = load_ptm("train", folder.data_dir)
-    try:
-        train = subset(full, config.max_windows, config.seed)
-    except ValueError:
-        raise ValueError(f"--max-windows {config.max_windows} is too small to keep every label "
-                         f"combination of the {len(full.windows)} training windows; use at least "
-                         f"{4 * len(np.unique(full.classes))}") from None
-    smallest = int(np.bincount(train.classes)[np.unique(train.classes)].min())
-    needed = max(config.folds, 2) if config.model_type == "network" else max(config.folds, 1)
-    inner = 1 - 1 / max(config.folds, 1) if config.folds else 1
-    if smallest * inner < needed:
-        raise ValueError(f"the rarest label combination has only {smallest} of {len(train.windows)} "
-                         f"training windows, too few for {config.folds or 'no'} CV folds and a "
-                         f"validation part; use more windows (--max-windows) or fewer --folds")
+    train = _training_windows(config, folder.data_dir)
     test = _load_test(folder.data_dir) if evaluate_test else None
     if evaluate_test and test is None and verbose:
         print("test split: not in the local data (held out); test metrics are null", flush=True)
@@ -236,38 +221,11 @@ def _pipeline(config, folder, evaluate_test=True):
         "question": "which of the four PTMs a lysine carries, given that it carries at least one; "
                     "probabilities are P(PTM | lysine modified)"}
     report["params"] = dataclasses.asdict(config)
-    runs = {}
-    if config.folds:
-        for kind in kinds:
-            runs[kind] = protocol.run_cvs(config, train, kind, inputs[kind], timings, verbose,
-                                          folder.checkpointed)
-        cvs = runs[config.model_type]
-        baseline = always_a_baseline(train.labels, train.classes)
-        report["cv"], report["cv_folds"], report["baseline_cv"] = (
-            cvs["stratified"]["metrics"], cvs["stratified"]["folds"], baseline)
-        grouped = cvs.get("grouped")
-        report["grouped_cv"] = grouped["metrics"] if grouped else None
-        report["grouped_cv_folds"] = grouped["folds"] if grouped else []
-        report["baseline_grouped_cv"] = baseline if grouped else None
-        report["models"] = protocol.model_table(runs)
-        report["cv_by_objective"] = protocol.objective_table(train, cvs["stratified"])
-        report["calibration"] = protocol.calibration_block(config, train, cvs)
-        protocol.plot_reliability(folder, train, cvs)
-        protocol.write_cv_predictions(folder, train, cvs)
-    else:
-        report.update(cv=None, cv_folds=[], baseline_cv=None, grouped_cv=None, grouped_cv_folds=[],
-                      baseline_grouped_cv=None, models={}, calibration=None, cv_by_objective=None)
+    runs = _cross_validate(config, folder, train, kinds, inputs, timings, report)
 
     final = folder.checkpointed("final", lambda: protocol.fit_final(
         config, train, test, inputs[config.model_type], test_inputs, timings, verbose))
-    report["thresholds"] = dict(zip(PTM_LABELS, np.asarray(final["thresholds"]).tolist()))
-    report["call_objective"] = config.call_at
-    if test:
-        report["test"] = evaluate(test.labels, test.classes, final["probabilities"],
-                                  final["thresholds"], config.call_at)
-        report["baseline_test"] = always_a_baseline(test.labels, test.classes)
-    else:
-        report["test"] = report["baseline_test"] = None
+    _score_final(config, final, test, report)
     protocol.save_final(config, folder, final)
     if evaluate_test and config.saliency_windows:
         _interpret(config, folder, final, runs.get(config.model_type), train, test)
@@ -277,6 +235,83 @@ def _pipeline(config, folder, evaluate_test=True):
     if config.model_type == "network":
         folder.plot_history(final["history"], ylabel="binary cross-entropy", title="final model")
     return folder.write_report(report)
+
+
+def _training_windows(config, data_dir):
+    """The training split, subsampled to ``--max-windows``, checked against ``--folds``.
+
+    Raises:
+        ValueError: too few windows to keep every label combination, or for
+            the folds and a validation part.
+    """
+    from deepbio.ptm.training import subset  # deferred: imports Keras
+
+    full = load_ptm("train", data_dir)
+    try:
+        train = subset(full, config.max_windows, config.seed)
+    except ValueError:
+        raise ValueError(f"--max-windows {config.max_windows} is too small to keep every label "
+                         f"combination of the {len(full.windows)} training windows; use at least "
+                         f"{4 * len(np.unique(full.classes))}") from None
+    smallest = int(np.bincount(train.classes)[np.unique(train.classes)].min())
+    needed = max(config.folds, 2) if config.model_type == "network" else max(config.folds, 1)
+    inner = 1 - 1 / max(config.folds, 1) if config.folds else 1
+    if smallest * inner < needed:
+        raise ValueError(f"the rarest label combination has only {smallest} of {len(train.windows)} "
+                         f"training windows, too few for {config.folds or 'no'} CV folds and a "
+                         f"validation part; use more windows (--max-windows) or fewer --folds")
+    return train
+
+
+def _cross_validate(config, folder, train, kinds, inputs, timings, report):
+    """The CV of each model kind (none with ``--folds 0``); fills ``report``'s CV entries.
+
+    Writes ``cv_predictions.csv`` and the reliability diagram.
+
+    Returns:
+        dict kind → its CV runs (`deepbio.ptm.protocol.run_cvs`); empty
+        without folds.
+    """
+    from deepbio.ptm import protocol
+    from deepbio.ptm.protocol import always_a_baseline
+
+    if not config.folds:
+        report.update(cv=None, cv_folds=[], baseline_cv=None, grouped_cv=None, grouped_cv_folds=[],
+                      baseline_grouped_cv=None, models={}, calibration=None, cv_by_objective=None)
+        return {}
+    runs = {}
+    for kind in kinds:
+        runs[kind] = protocol.run_cvs(config, train, kind, inputs[kind], timings, folder.verbose,
+                                      folder.checkpointed)
+    cvs = runs[config.model_type]
+    baseline = always_a_baseline(train.labels, train.classes)
+    report["cv"], report["cv_folds"], report["baseline_cv"] = (
+        cvs["stratified"]["metrics"], cvs["stratified"]["folds"], baseline)
+    grouped = cvs.get("grouped")
+    report["grouped_cv"] = grouped["metrics"] if grouped else None
+    report["grouped_cv_folds"] = grouped["folds"] if grouped else []
+    report["baseline_grouped_cv"] = baseline if grouped else None
+    report["models"] = protocol.model_table(runs)
+    report["cv_by_objective"] = protocol.objective_table(train, cvs["stratified"])
+    report["calibration"] = protocol.calibration_block(config, train, cvs)
+    protocol.plot_reliability(folder, train, cvs)
+    protocol.write_cv_predictions(folder, train, cvs)
+    return runs
+
+
+def _score_final(config, final, test, report):
+    """Adds the final model's thresholds and its test metrics (None without test) to ``report``."""
+    from deepbio.ptm.protocol import always_a_baseline
+    from deepbio.ptm.training import evaluate  # deferred: imports Keras
+
+    report["thresholds"] = dict(zip(PTM_LABELS, np.asarray(final["thresholds"]).tolist()))
+    report["call_objective"] = config.call_at
+    if test:
+        report["test"] = evaluate(test.labels, test.classes, final["probabilities"],
+                                  final["thresholds"], config.call_at)
+        report["baseline_test"] = always_a_baseline(test.labels, test.classes)
+    else:
+        report["test"] = report["baseline_test"] = None
 
 
 def _interpret(config, folder, final, cvs, train, test):

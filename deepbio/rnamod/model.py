@@ -27,6 +27,49 @@ def latent_centre(sequence_length):
     return min(int(round((sequence_length // 2 + 0.5) / 12)), latent_length(sequence_length) - 1)
 
 
+def _decoder(quantized, encoder_filters, sequence_length):
+    """VQ-RNA's decoder: quantized latents → (batch, L, 4) base probabilities (``reconstruction``).
+
+    Transposed convolutions with the encoder's (kernel, stride, padding) in
+    the same order, as upstream; "padding p" of PyTorch's ConvTranspose1d is
+    a crop of p on both sides (42 → 84 → 168 → 501); the result is cropped
+    or zero-padded to ``sequence_length``.
+    """
+    layers = keras.layers
+    r = quantized
+    for i, ((kernel, stride, pad), width) in enumerate(
+            zip(ENCODER_CONVS, encoder_filters[::-1] + (4,)), start=1):
+        r = layers.Conv1DTranspose(width, kernel, strides=stride,
+                                   activation="relu" if i < 3 else None,
+                                   name=f"decoder_deconv{i}")(r)
+        r = layers.Cropping1D(pad, name=f"decoder_crop{i}")(r)
+    surplus = r.shape[1] - sequence_length
+    if surplus > 0:
+        r = layers.Cropping1D((surplus // 2, surplus - surplus // 2), name="decoder_fit")(r)
+    elif surplus < 0:
+        deficit = -surplus
+        r = layers.ZeroPadding1D((deficit // 2, deficit - deficit // 2), name="decoder_fit")(r)
+    return layers.Softmax(axis=-1, dtype="float32", name="reconstruction")(r)
+
+
+def _heads(site, names, head_dim):
+    """One head per modification on the site's latent → (batch, M) probabilities (``modification``).
+
+    Each head: Dense ``head_dim`` → LayerNorm → SiLU → Dense 1; the logits
+    are concatenated (layer ``logits``) and passed through a sigmoid.
+    """
+    layers = keras.layers
+    logits = []
+    for name in names:
+        z = layers.Dense(head_dim, name=f"head_{name}_dense")(site)
+        z = layers.LayerNormalization(name=f"head_{name}_norm")(z)
+        z = layers.Activation("silu", name=f"head_{name}_silu")(z)
+        logits.append(layers.Dense(1, name=f"head_{name}_logit")(z))
+    logits = (layers.Concatenate(name="logits")(logits) if len(logits) > 1
+              else layers.Identity(name="logits")(logits[0]))
+    return layers.Activation("sigmoid", dtype="float32", name="modification")(logits)
+
+
 @keras.saving.register_keras_serializable(package="deepbio")
 class VQRNA(keras.Model):
     """VQ-RNA after Gao et al. (github.com/1gao2/VQ-RNA, ``models/VQRNA.py``).
@@ -121,23 +164,7 @@ class VQRNA(keras.Model):
                                     loss_weight=vq_loss_weight, use_ema=use_ema,
                                     dead_code_threshold=dead_code_threshold,
                                     name="quantizer")(latents)
-        # Decoder: transposed convolutions with the encoder's (kernel, stride,
-        # padding) in the same order, as upstream; "padding p" of PyTorch's
-        # ConvTranspose1d is a crop of p on both sides (42 → 84 → 168 → 501).
-        r = quantized
-        for i, ((kernel, stride, pad), width) in enumerate(
-                zip(ENCODER_CONVS, encoder_filters[::-1] + (4,)), start=1):
-            r = layers.Conv1DTranspose(width, kernel, strides=stride,
-                                       activation="relu" if i < 3 else None,
-                                       name=f"decoder_deconv{i}")(r)
-            r = layers.Cropping1D(pad, name=f"decoder_crop{i}")(r)
-        surplus = r.shape[1] - sequence_length
-        if surplus > 0:
-            r = layers.Cropping1D((surplus // 2, surplus - surplus // 2), name="decoder_fit")(r)
-        elif surplus < 0:
-            deficit = -surplus
-            r = layers.ZeroPadding1D((deficit // 2, deficit - deficit // 2), name="decoder_fit")(r)
-        reconstruction = layers.Softmax(axis=-1, dtype="float32", name="reconstruction")(r)
+        reconstruction = _decoder(quantized, encoder_filters, sequence_length)
 
         h = quantized
         if positional_embedding:
@@ -147,15 +174,7 @@ class VQRNA(keras.Model):
                                    name=f"transformer_layer_{i}")(h)
         centre = latent_centre(sequence_length)
         site = _TakePosition(centre, name="site_latent")(h)
-        logits = []
-        for name in names:
-            z = layers.Dense(head_dim, name=f"head_{name}_dense")(site)
-            z = layers.LayerNormalization(name=f"head_{name}_norm")(z)
-            z = layers.Activation("silu", name=f"head_{name}_silu")(z)
-            logits.append(layers.Dense(1, name=f"head_{name}_logit")(z))
-        logits = (layers.Concatenate(name="logits")(logits) if len(logits) > 1
-                  else layers.Identity(name="logits")(logits[0]))
-        probabilities = layers.Activation("sigmoid", dtype="float32", name="modification")(logits)
+        probabilities = _heads(site, names, head_dim)
         super().__init__(inputs=inputs,
                          outputs={"modification": probabilities, "reconstruction": reconstruction},
                          **kwargs)

@@ -221,23 +221,13 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
     """
     from deepbio.data.fasta import iter_fasta
     from deepbio.core.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, chunked,
-                                              in_shard, progress, select_shard)
+                                              progress, select_shard)
 
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if chunk_size < 1:
         raise ValueError(f"--chunk-size must be at least 1, got {chunk_size}")
-    records = rows = 0
-    shortest = []  # (number, name, length) of each record shorter than every one before it
     limit = None if scan else MAX_WINDOW_RECORD_BYTES  # chunks of windows stay small
-    for index, (name, sequence) in enumerate(iter_fasta(fasta, unique_ids=True, max_record=limit)):
-        if scan:
-            check_rna_sequence(sequence, name, fasta, index + 1)
-        else:
-            check_rna_windows([sequence], [name], str(fasta), min_length=1, start=index + 1)
-            if not shortest or len(sequence) < shortest[-1][2]:
-                shortest.append((index + 1, name, len(sequence)))
-        if in_shard(index, shard):
-            records, rows = records + 1, rows + (len(sequence) if scan else 1)
+    records, rows, shortest = _check_fasta(fasta, shard, scan, limit)
     models = _models_at(model_path)
     length = max(m.sequence_length for _, m in models)
     for number, name, short in shortest:
@@ -261,6 +251,40 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
                 out.write(frame)
                 bar.update(len(frame))
     return Streamed(records, out.rows, output_csv)
+
+
+def _check_fasta(fasta, shard, scan, limit):
+    """The first pass of `predict_windows`: checks every record before the models load.
+
+    Args:
+        fasta: the FASTA (path or URL, plain or gzip).
+        shard: optional ``(i, n)`` (see `predict_windows`).
+        scan: bool, whole sequences (else windows).
+        limit: optional int, the most bytes of one record.
+
+    Returns:
+        ``(records, rows, shortest)``: the records and rows (windows or
+        positions) of the shard, and ``(number, name, length)`` of each
+        window record shorter than every one before it (empty with ``scan``).
+
+    Raises:
+        ValueError: a bad FASTA or record (see `predict_windows`).
+    """
+    from deepbio.data.fasta import iter_fasta
+    from deepbio.core.predict_stream import in_shard
+
+    records = rows = 0
+    shortest = []  # (number, name, length) of each record shorter than every one before it
+    for index, (name, sequence) in enumerate(iter_fasta(fasta, unique_ids=True, max_record=limit)):
+        if scan:
+            check_rna_sequence(sequence, name, fasta, index + 1)
+        else:
+            check_rna_windows([sequence], [name], str(fasta), min_length=1, start=index + 1)
+            if not shortest or len(sequence) < shortest[-1][2]:
+                shortest.append((index + 1, name, len(sequence)))
+        if in_shard(index, shard):
+            records, rows = records + 1, rows + (len(sequence) if scan else 1)
+    return records, rows, shortest
 
 
 MAX_WINDOW_RECORD_BYTES = 100_000

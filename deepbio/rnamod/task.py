@@ -236,11 +236,9 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
         ValueError: a requested modification without training data.
     """
     from deepbio.rnamod.report import interpret_models
-    from deepbio.rnamod.training import train_model
 
-    out, verbose, data_dir = folder.path, folder.verbose, folder.data_dir
     with folder.timer("load"):
-        names, data, untrainable = load_splits(config, data_dir, evaluate_test)
+        names, data, untrainable = load_splits(config, folder.data_dir, evaluate_test)
         onehot = {n: {s: (one_hot_rna(d.sequences) if d is not None else None)
                       for s, d in splits.items()} for n, splits in data.items()}
     folder.write_params(modifications_run=names)
@@ -251,8 +249,31 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
                                                   "positives": int(d.labels.sum())})
                       for s, d in data[n].items()} for n in names},
               "per_modification": {n: {"valid": None, "test": None} for n in names}}
-    baseline_timer = folder.timer("baseline")
-    baseline_timer.__enter__()
+    with folder.timer("baseline"):
+        _kmer_baselines(config, names, data, report, folder.verbose)
+
+    models, predictions, curves = {}, [], {}
+    with folder.timer("train_per_modification"):
+        if config.per_modification:
+            for name in names:
+                _train_per_modification(config, folder, name, data[name], onehot[name],
+                                        report["per_modification"][name], models, predictions,
+                                        curves)
+    with folder.timer("train_multitask"):
+        if config.multitask:
+            _train_multitask(config, folder, names, data, onehot, report, models, predictions,
+                             curves)
+    _summarize(config, names, report, predictions, curves, folder)
+
+    if interpret:
+        with folder.timer("interpret"):
+            report["interpretation"] = interpret_models(config, names, data, onehot, models,
+                                                        folder.path)
+    return folder.write_report(report)
+
+
+def _kmer_baselines(config, names, data, report, verbose):
+    """The k-mer logistic regression of each modification, fitted on train (``baseline_kmer``)."""
     for name in tqdm(names, desc="k-mer baseline", unit="modification", disable=not verbose):
         p_valid, p_test = kmer_baseline(data[name]["train"], [data[name]["valid"], data[name]["test"]],
                                         seed=config.seed)
@@ -260,73 +281,103 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
         entry["baseline_kmer"] = {"valid": _metrics(data[name]["valid"].labels, p_valid),
                                   "test": (_metrics(data[name]["test"].labels, p_test)
                                            if p_test is not None else None)}
-    baseline_timer.__exit__(None, None, None)
 
-    models, predictions, curves = {}, [], {}
-    per_modification_timer = folder.timer("train_per_modification")
-    per_modification_timer.__enter__()
-    if config.per_modification:
-        for name in names:
-            print(f"[rnamod] training the {name} model ({len(data[name]['train'].labels)} windows)",
-                  flush=True)
-            train, valid = data[name]["train"], data[name]["valid"]
-            model, info = folder.checkpointed(name, lambda: train_model(
-                config, [name], onehot[name]["train"], train.labels[:, None].astype(np.float32),
-                onehot[name]["valid"], valid.labels[:, None].astype(np.float32), verbose))
-            folder.save_model(model, f"{name}/model.keras")
-            models[name] = model
-            classifier = model.classifier()
-            entry = report["per_modification"][name]
-            entry["training"] = {k: v for k, v in info.items() if k != "history"}
-            p_valid = classifier.predict(onehot[name]["valid"], batch_size=512, verbose=0)[:, 0]
-            entry["valid"] = _metrics(valid.labels, p_valid)
-            curves[name] = (valid.labels, p_valid)
-            predictions.append(pd.DataFrame({"modification": name, "id": valid.ids,
-                                             "label": valid.labels, "model": "per_modification",
-                                             "probability": np.round(p_valid, 6)}))
-            if data[name]["test"] is not None:
-                p_test = classifier.predict(onehot[name]["test"], batch_size=512, verbose=0)[:, 0]
-                entry["test"] = _metrics(data[name]["test"].labels, p_test)
-            print(f"[rnamod] {name}: valid AUROC {entry['valid']['auroc']:.4f} (k-mer baseline "
-                  f"{entry['baseline_kmer']['valid']['auroc']:.4f}), {info['epochs_run']} epochs, "
-                  f"{info['seconds_per_epoch']:.1f} s/epoch", flush=True)
-    per_modification_timer.__exit__(None, None, None)
 
-    multitask_timer = folder.timer("train_multitask")
-    multitask_timer.__enter__()
-    if config.multitask:
-        print(f"[rnamod] training the multi-task model over {len(names)} modifications", flush=True)
-        width = len(names)
-        x = np.concatenate([onehot[n]["train"] for n in names])
-        y = np.concatenate([_labels(len(data[n]["train"].labels), j, width, data[n]["train"].labels)
+def _train_per_modification(config, folder, name, splits, onehot, entry, models, predictions,
+                            curves):
+    """Trains and scores one modification's model (a checkpointed unit, ``name``).
+
+    Saves ``{name}/model.keras``; fills ``entry`` (``training``, ``valid``,
+    ``test``), ``models[name]``, ``curves[name]`` (valid labels and
+    probabilities) and appends its valid predictions to ``predictions``.
+
+    Args:
+        config: `RNAModConfig`.
+        folder: `deepbio.core.run_folder.RunFolder`.
+        name: str, the modification.
+        splits: dict split → `RNAModData` (``test`` may be None).
+        onehot: dict split → float32 (n, L, 4) one-hot windows (or None).
+        entry: dict, the modification's report block.
+        models, predictions, curves: the run's collections, added to.
+    """
+    from deepbio.rnamod.training import train_model  # deferred: imports Keras
+
+    print(f"[rnamod] training the {name} model ({len(splits['train'].labels)} windows)",
+          flush=True)
+    train, valid = splits["train"], splits["valid"]
+    model, info = folder.checkpointed(name, lambda: train_model(
+        config, [name], onehot["train"], train.labels[:, None].astype(np.float32),
+        onehot["valid"], valid.labels[:, None].astype(np.float32), folder.verbose))
+    folder.save_model(model, f"{name}/model.keras")
+    models[name] = model
+    classifier = model.classifier()
+    entry["training"] = {k: v for k, v in info.items() if k != "history"}
+    p_valid = classifier.predict(onehot["valid"], batch_size=512, verbose=0)[:, 0]
+    entry["valid"] = _metrics(valid.labels, p_valid)
+    curves[name] = (valid.labels, p_valid)
+    predictions.append(pd.DataFrame({"modification": name, "id": valid.ids,
+                                     "label": valid.labels, "model": "per_modification",
+                                     "probability": np.round(p_valid, 6)}))
+    if splits["test"] is not None:
+        p_test = classifier.predict(onehot["test"], batch_size=512, verbose=0)[:, 0]
+        entry["test"] = _metrics(splits["test"].labels, p_test)
+    print(f"[rnamod] {name}: valid AUROC {entry['valid']['auroc']:.4f} (k-mer baseline "
+          f"{entry['baseline_kmer']['valid']['auroc']:.4f}), {info['epochs_run']} epochs, "
+          f"{info['seconds_per_epoch']:.1f} s/epoch", flush=True)
+
+
+def _train_multitask(config, folder, names, data, onehot, report, models, predictions, curves):
+    """Trains and scores the multi-task model (a checkpointed unit, ``multitask``).
+
+    Saves ``multitask/model.keras``; fills ``report["multitask_training"]``
+    and each modification's ``multitask`` block (also its ``valid`` /
+    ``test`` and curve without ``config.per_modification``), and appends
+    the valid predictions to ``predictions``.
+    """
+    print(f"[rnamod] training the multi-task model over {len(names)} modifications", flush=True)
+    model, info = _fit_multitask(config, folder, names, data, onehot)
+    folder.save_model(model, "multitask/model.keras")
+    models["multitask"] = model
+    report["multitask_training"] = {k: v for k, v in info.items() if k != "history"}
+    classifier = model.classifier()
+    for j, name in enumerate(names):
+        entry = report["per_modification"][name]
+        p_valid = classifier.predict(onehot[name]["valid"], batch_size=512, verbose=0)[:, j]
+        block = {"valid": _metrics(data[name]["valid"].labels, p_valid), "test": None}
+        predictions.append(pd.DataFrame({"modification": name, "id": data[name]["valid"].ids,
+                                         "label": data[name]["valid"].labels,
+                                         "model": "multitask",
+                                         "probability": np.round(p_valid, 6)}))
+        if data[name]["test"] is not None:
+            p_test = classifier.predict(onehot[name]["test"], batch_size=512, verbose=0)[:, j]
+            block["test"] = _metrics(data[name]["test"].labels, p_test)
+        entry["multitask"] = block
+        if not config.per_modification:
+            entry["valid"], entry["test"] = block["valid"], block["test"]
+            curves[name] = (data[name]["valid"].labels, p_valid)
+
+
+def _fit_multitask(config, folder, names, data, onehot):
+    """The multi-task model on every modification's windows (unit ``multitask``): ``(model, info)``.
+
+    Each window is labelled for its own modification only (-1 elsewhere,
+    `_labels`); the stacked arrays are freed on return.
+    """
+    from deepbio.rnamod.training import train_model  # deferred: imports Keras
+
+    width = len(names)
+    x = np.concatenate([onehot[n]["train"] for n in names])
+    y = np.concatenate([_labels(len(data[n]["train"].labels), j, width, data[n]["train"].labels)
+                        for j, n in enumerate(names)])
+    x_val = np.concatenate([onehot[n]["valid"] for n in names])
+    y_val = np.concatenate([_labels(len(data[n]["valid"].labels), j, width, data[n]["valid"].labels)
                             for j, n in enumerate(names)])
-        x_val = np.concatenate([onehot[n]["valid"] for n in names])
-        y_val = np.concatenate([_labels(len(data[n]["valid"].labels), j, width, data[n]["valid"].labels)
-                                for j, n in enumerate(names)])
-        model, info = folder.checkpointed("multitask", lambda: train_model(
-            config, names, x, y, x_val, y_val, verbose))
-        del x, y
-        folder.save_model(model, "multitask/model.keras")
-        models["multitask"] = model
-        report["multitask_training"] = {k: v for k, v in info.items() if k != "history"}
-        classifier = model.classifier()
-        for j, name in enumerate(names):
-            entry = report["per_modification"][name]
-            p_valid = classifier.predict(onehot[name]["valid"], batch_size=512, verbose=0)[:, j]
-            block = {"valid": _metrics(data[name]["valid"].labels, p_valid), "test": None}
-            predictions.append(pd.DataFrame({"modification": name, "id": data[name]["valid"].ids,
-                                             "label": data[name]["valid"].labels,
-                                             "model": "multitask",
-                                             "probability": np.round(p_valid, 6)}))
-            if data[name]["test"] is not None:
-                p_test = classifier.predict(onehot[name]["test"], batch_size=512, verbose=0)[:, j]
-                block["test"] = _metrics(data[name]["test"].labels, p_test)
-            entry["multitask"] = block
-            if not config.per_modification:
-                entry["valid"], entry["test"] = block["valid"], block["test"]
-                curves[name] = (data[name]["valid"].labels, p_valid)
-    multitask_timer.__exit__(None, None, None)
+    return folder.checkpointed("multitask", lambda: train_model(
+        config, names, x, y, x_val, y_val, folder.verbose))
 
+
+def _summarize(config, names, report, predictions, curves, folder):
+    """Adds the means and the comparison table to ``report``; writes the CSVs and the curves."""
     pm = report["per_modification"]
     report["mean"] = {
         "valid": _mean_block([pm[n]["valid"] for n in names]),
@@ -349,11 +400,6 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
         folder.write_csv(pd.concat(predictions, ignore_index=True), "predictions_valid.csv")
     if curves:
         _plot_curves(curves, folder)
-
-    if interpret:
-        with folder.timer("interpret"):
-            report["interpretation"] = interpret_models(config, names, data, onehot, models, out)
-    return folder.write_report(report)
 
 
 @dataclasses.dataclass

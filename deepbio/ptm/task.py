@@ -33,7 +33,7 @@ import numpy as np
 import Feature_extraction_algorithms as fea
 from deepbio.ptm.data import PTM_COMBINATIONS, PTM_LABELS, load_ptm
 from deepbio.ptm.features import RESIDUE_ENCODERS, encode_windows  # noqa: F401  (re-exported)
-from deepbio.ptm.predictor import check_ptm_model
+from deepbio.ptm.predictor import check_ptm_model, load_ptm_predictor
 from deepbio.ptm.calibration import CALIBRATIONS
 
 MODEL_TYPES = ("trees", "powerset", "linear", "stack", "network")
@@ -392,6 +392,7 @@ class PTMTask(Task):
     """``deepbio run ptm``: OmniK-PTM multi-label lysine PTM prediction."""
 
     name = "ptm"
+    benchmark = "deepbio.ptm.benchmark:workload"  # benchmarks/gpu_check.py
     brief = 'lysine PTM (acetylation, crotonylation, methylation, succinylation) on 49-residue K-centred windows, after OmniK-PTM'
     rank = 10
     web = "deepbio.ptm.web:PTMTab"
@@ -440,6 +441,10 @@ class PTMTask(Task):
         files = saliency_for_fasta(config.input, config.model, folder.path)
         return {"saliency_maps": [Path(f).name for f in files],
                 "lines": ["saliency maps: " + ", ".join(str(f) for f in files)]}
+
+    def load_model(self, path):
+        """The PTM predictor of a run folder or preset (trees or network, with thresholds)."""
+        return load_ptm_predictor(path)
 
     def summary(self, report):
         lines = []

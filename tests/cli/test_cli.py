@@ -151,5 +151,6 @@ def test_console_entry_points_print_help_without_traceback():
     result = subprocess.run([sys.executable, str(ROOT / "train.py")], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("deepbio: error: train.py needs --task, one of ptm, rnamod, "
-                                     "motif, pretrain, binding, finetune (e.g. python train.py --task ptm)")
+    assert result.stderr.strip() == ("deepbio: error: train.py needs --task, one of "
+                                     f"{', '.join(base.task_names())} (e.g. python train.py --task ptm)")
+    assert base.task_names()[:6] == ["ptm", "rnamod", "motif", "pretrain", "binding", "finetune"]

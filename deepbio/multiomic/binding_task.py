@@ -417,6 +417,7 @@ class BindingTask(Task):
     """``deepbio run binding``: ProNAB ΔG with the multi-omic transformer."""
 
     name = "binding"
+    benchmark = "deepbio.multiomic.benchmark:binding_workload"  # benchmarks/gpu_check.py
     brief = 'protein–nucleic-acid binding ΔG (kcal/mol) with the multi-omic transformer, after OmniBioTE'
     rank = 50
     web = "deepbio.multiomic.web:BindingTab"

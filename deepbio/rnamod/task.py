@@ -415,6 +415,7 @@ class RNAModTask(Task):
     """``deepbio run rnamod``: VQ-RNA RNA modification sites."""
 
     name = "rnamod"
+    benchmark = "deepbio.rnamod.benchmark:workload"  # benchmarks/gpu_check.py
     brief = 'sites of RNA modifications with a VQ-VAE + transformer, after VQ-RNA'
     rank = 20
     web = "deepbio.rnamod.web:RNAModTab"

@@ -24,6 +24,66 @@ def data_dir():
     return Path(value)
 
 
+def _fingerprint(folder):
+    """``{relative path: (size, mtime_ns)}`` of every file under ``folder``."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_dir):
+    """Factory ``tiny_run(task, mode="run")``: the folder of ``deepbio MODE TASK <TINY> --seed 0``.
+
+    Each (task, mode) runs once per session, in-process, and is shared by every test that only
+    needs a finished tiny run of that task. The folder is READ-ONLY by contract: a test that
+    changes files copies it first (``shutil.copytree``); the session fails at its end if a shared
+    folder was changed. A failed run fails every test that asks for it (it is not retried).
+    """
+    import contextlib
+    import io
+
+    from deepbio import cli
+    from tiny_flags import TINY
+
+    done, prints = {}, {}
+
+    def run(task, mode="run"):
+        key = (task, mode)
+        if key not in done:
+            out = tmp_path_factory.mktemp(f"tiny_{task}_{mode}") / "run"
+            stderr = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+                status = cli.main([mode, task, *TINY[task], "--seed", "0", "--output", str(out),
+                                   "--data-dir", str(data_dir), "--verbose", "0"])
+            done[key] = out if status == 0 else (
+                f"the shared tiny run '{mode} {task}' exited {status}: {stderr.getvalue()[-3000:]}")
+            if status == 0:
+                prints[key] = _fingerprint(out)
+        if isinstance(done[key], str):
+            pytest.fail(done[key])
+        return done[key]
+
+    yield run
+    changed = [f"{mode} {task}" for (task, mode), before in prints.items()
+               if _fingerprint(done[task, mode]) != before]
+    assert not changed, f"tests changed the shared tiny run(s) {changed}; copy the folder first"
+
+
+def run_cli(args, script=None):
+    """``deepbio ARGS`` (or ``python SCRIPT ARGS`` for ``main.py`` / ``train.py``) in this process:
+    no new Python or TensorFlow start. Returns ``(status, stdout, stderr)``."""
+    import contextlib
+    import io
+
+    from deepbio import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        args = [str(a) for a in args]
+        status = cli.script_main(script, args) if script else cli.main(args)
+    return status, out.getvalue(), err.getvalue()
+
+
 def run_script(args, cwd, timeout=900, ok=True):
     """Runs a Python script by subprocess (offline); asserts success unless ``ok`` is False."""
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -18,12 +18,17 @@ MB = 1 << 20
 
 
 def _bomb(path, header=b">p1\n", megabytes=64, letter=b"A", newline_every=None):
-    """A gzip file of ``megabytes`` MiB of one letter (about 1,000 times smaller on disk)."""
-    line = letter * (newline_every or MB)
+    """A gzip file of ``megabytes`` MiB of one letter (about 1,000 times smaller on disk).
+
+    ``newline_every``: line length (a newline after each line), else one line of 1 MiB pieces.
+    """
+    line = letter * (newline_every or MB) + (b"\n" if newline_every else b"")
+    lines = megabytes * MB // (newline_every or MB)
+    per_write = max(1, MB // len(line))  # ~1 MiB per write, not one write per short line
     with gzip.open(path, "wb", compresslevel=9) as handle:
         handle.write(header)
-        for _ in range(megabytes * MB // len(line)):
-            handle.write(line + (b"\n" if newline_every else b""))
+        for start in range(0, lines, per_write):
+            handle.write(line * min(per_write, lines - start))
     return path
 
 
@@ -153,20 +158,17 @@ def test_attention_batches_stay_within_the_budget():
         assert (stop - start) * max(lengths[start:stop]) ** 2 <= ATTENTION_BUDGET
 
 
-def _deepbio(args, cwd, **kwargs):
-    env = {**os.environ, "DEEPBIO_OFFLINE": "1"}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    env.update(kwargs.pop("env", {}))
-    return subprocess.run([sys.executable, "-m", "deepbio", *args], cwd=cwd, env=env,
-                          capture_output=True, timeout=300, **kwargs)
+def test_streams_that_are_not_text_are_refused_before_copying(tmp_path, monkeypatch, capsys):
+    from deepbio import cli
 
-
-def test_streams_that_are_not_text_are_refused_before_copying(tmp_path):
-    result = _deepbio(["predict", "ptm", "--input", "/dev/zero", "--output", "o.csv"], tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.decode().strip() == ("deepbio: error: /dev/zero is not text (binary bytes "
-                                              "in its first 65,536); give a plain-text or "
-                                              "gzip-compressed file")
+    monkeypatch.chdir(tmp_path)  # /dev/zero is a path: in this process, as on the command line
+    capsys.readouterr()
+    assert cli.main(["predict", "ptm", "--input", "/dev/zero", "--output", "o.csv"]) == 2
+    assert capsys.readouterr().err.strip() == ("deepbio: error: /dev/zero is not text (binary "
+                                               "bytes in its first 65,536); give a plain-text or "
+                                               "gzip-compressed file")
+    assert not (tmp_path / "o.csv").exists()
+    # a closed standard input needs a process of its own
     closed = subprocess.run(["sh", "-c", f"'{sys.executable}' -m deepbio predict ptm --input - "
                                          f"--output o.csv <&-"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "DEEPBIO_OFFLINE": "1"})

@@ -4,7 +4,9 @@ Tiny untrained models of every task are built and saved here; ONE fresh Python p
 TensorFlow import) does ``import deepbio`` and ``import keras`` only, loads each ``.keras`` file
 with ``keras.models.load_model`` and prints its outputs on fixed inputs as JSON, which must equal
 the in-process predictions. The PTM model holds ``Feature_extraction_algorithms``'
-``PSTAAPEncoding`` layer, which only ``import deepbio``'s registration makes loadable.
+``PSTAAPEncoding`` layer, which only ``import deepbio``'s registration makes loadable. The same
+process also loads every model the shared tiny runs (``tiny_run``) of rnamod, motif and binding
+wrote, compile state included.
 """
 
 import json
@@ -27,14 +29,6 @@ from deepbio.ptm.features import residue_features
 from deepbio.ptm.sequence_model import ptm_sequence_model
 
 LOADER = r"""
-import json, sys
-from pathlib import Path
-
-import numpy as np
-
-import deepbio  # noqa: F401  (the only deepbio import: it must register everything)
-import keras
-
 folder = Path(sys.argv[1])
 inputs = np.load(folder / "inputs.npz")
 feeds = {
@@ -45,14 +39,12 @@ feeds = {
     "backbone": {"token_ids": inputs["token_ids"], "padding_mask": inputs["padding_mask"]},
     "masked_lm": {"token_ids": inputs["token_ids"], "padding_mask": inputs["padding_mask"]},
 }
-result = {"modules": sorted(m for m in sys.modules if m.startswith(("deepbio", "Feature_")))}
 for name, feed in feeds.items():
     model = keras.models.load_model(folder / f"{name}.keras", compile=False)
     out = model.predict(feed, verbose=0)
     out = {k: np.asarray(v).tolist() for k, v in out.items()} if isinstance(out, dict) else \
         np.asarray(out).tolist()
     result[name] = {"class": type(model).__name__, "outputs": out}
-print("RESULT " + json.dumps(result))
 """
 
 
@@ -93,7 +85,8 @@ def _randomise_dense(layer, rng):
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved_models(tmp_path_factory):
+    """Tiny untrained models of every task saved as ``.keras``: ``(folder, models, outputs)``."""
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("registration")
@@ -125,16 +118,39 @@ def saved(tmp_path_factory):
     np.savez(folder / "inputs.npz", ptm_tokens=feeds["ptm"], rna=feeds["rnamod"],
              dna=feeds["motif"], token_ids=token_feed["token_ids"],
              padding_mask=token_feed["padding_mask"])
-    result = _run(["-c", LOADER, str(folder)], cwd=ROOT, timeout=600)
+    return folder, models, expected
+
+
+@pytest.fixture(scope="module")
+def fresh(saved_models, request):
+    """ONE fresh process (one TensorFlow import) loads the untrained models and, with the data
+    mirror, every model of the shared tiny runs of `RUN_TASKS`: ``(run folders, its result)``."""
+    try:
+        roots = {task: request.getfixturevalue("tiny_run")(task) for task in RUN_TASKS}
+    except pytest.skip.Exception:  # no data mirror: the untrained models only
+        roots = {}
+    folder = saved_models[0]
+    result = _run(["-c", FRESH, str(folder), *(f"{task}={root}" for task, root in roots.items())],
+                  cwd=ROOT, timeout=600)
     line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
-    return models, expected, json.loads(line[len("RESULT "):])
+    return roots, json.loads(line[len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def saved(saved_models, fresh):
+    """``(models, in-process outputs, the fresh process's modules and outputs)``."""
+    _, models, expected = saved_models
+    return models, expected, fresh[1]
 
 
 def test_import_deepbio_brought_in_the_registering_modules(saved):
     _, _, loaded = saved
-    # `import deepbio` + `import keras` imported the modules that register custom objects
-    assert {"deepbio.layers", "deepbio.models", "Feature_extraction_algorithms.layers"} <= \
-        set(loaded["modules"])
+    # `import deepbio` + `import keras` imported the modules that register custom objects: the
+    # shared layers and losses, the companion layers and each method's models
+    assert {"deepbio.layers", "deepbio.losses", "Feature_extraction_algorithms.layers",
+            "deepbio.ptm.model", "deepbio.ptm.sequence_model", "deepbio.rnamod.model",
+            "deepbio.motif.model", "deepbio.multiomic.backbone", "deepbio.multiomic.masked_lm",
+            "deepbio.multiomic.heads", "deepbio.multiomic.binding_model"} <= set(loaded["modules"])
 
 
 @pytest.mark.parametrize("name, cls", [("ptm", "Functional"), ("rnamod", "VQRNA"),
@@ -181,39 +197,48 @@ def evaluate_fixed(model):
     return {k: float(v) for k, v in scores.items()}
 """
 
-RUN_LOADER = EVALUATE + r"""
+RUN_LOADER = r"""
+roots = dict(arg.split("=", 1) for arg in sys.argv[2:])  # task=run folder
+runs = result["runs"] = {}
+for path, name in sorted((p, f"{task}/{p.relative_to(root).as_posix()}")
+                         for task, root in roots.items() for p in Path(root).rglob("*.keras")):
+    model = keras.models.load_model(path)  # compile=True and safe_mode=True: the defaults
+    runs[name] = {
+        "class": type(model).__name__, "compiled": bool(model.compiled),
+        "loss": keras.saving.serialize_keras_object(model.loss) if model.compiled else None,
+        "scores": evaluate_fixed(model)}
+"""
+
+# The fresh process: python -c FRESH UNTRAINED_FOLDER [task=run folder ...]
+FRESH = EVALUATE + r"""
 import json, sys
 from pathlib import Path
+
+import numpy as np
 
 import deepbio  # noqa: F401  (the only deepbio import: it must register everything)
 import keras
 
-root = Path(sys.argv[1])
-result = {}
-for path in sorted(root.rglob("*.keras")):
-    model = keras.models.load_model(path)  # compile=True and safe_mode=True: the defaults
-    result[path.relative_to(root).as_posix()] = {
-        "class": type(model).__name__, "compiled": bool(model.compiled),
-        "loss": keras.saving.serialize_keras_object(model.loss) if model.compiled else None,
-        "scores": evaluate_fixed(model)}
+result = {"modules": sorted(m for m in sys.modules if m.startswith(("deepbio", "Feature_")))}
+""" + LOADER + RUN_LOADER + r"""
 print("RESULT " + json.dumps(result))
 """
 
 
 @pytest.fixture(scope="module")
-def run_models(tmp_path_factory, data_dir):
-    """The tiny run of each task in `RUN_TASKS`, then ONE fresh process loading their models."""
-    from deepbio import cli
-    from tiny_flags import TINY
+def run_models(fresh):
+    """The shared tiny run of each task in `RUN_TASKS`, as the fresh process loaded them:
+    ``({task: run folder}, {"task/relative path": what the fresh process found})``."""
+    roots, result = fresh
+    if not roots:
+        pytest.skip("DEEPBIO_DATA is not set to a data mirror")
+    return roots, result["runs"]
 
-    root = tmp_path_factory.mktemp("runs")
-    for task in RUN_TASKS:
-        status = cli.main(["run", task, *TINY[task], "--output", str(root / task), "--data-dir",
-                           str(data_dir), "--verbose", "0"])
-        assert status == 0, task
-    result = _run(["-c", RUN_LOADER, str(root)], cwd=ROOT, timeout=600)
-    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
-    return root, json.loads(line[len("RESULT "):])
+
+def _path(roots, name):
+    """The file of a ``task/relative path`` key of the fresh process's result."""
+    task, relative = name.split("/", 1)
+    return roots[task] / relative
 
 
 def _saved_compile_config(path):
@@ -224,15 +249,16 @@ def _saved_compile_config(path):
 
 
 def test_every_model_a_run_writes_loads_with_import_deepbio_alone(run_models):
-    root, loaded = run_models
-    written = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.keras"))
+    roots, loaded = run_models
+    written = sorted(f"{task}/{p.relative_to(root).as_posix()}" for task, root in roots.items()
+                     for p in root.rglob("*.keras"))
     assert set(loaded) == set(written)
     for task in RUN_TASKS:
         assert any(name.startswith(f"{task}/") for name in written), task
     assert "rnamod/Am/model.keras" in loaded and loaded["rnamod/Am/model.keras"]["class"] == "VQRNA"
     for name, entry in loaded.items():
         # compiled exactly when the run saved a compile state, and with the saved loss
-        saved = _saved_compile_config(root / name)
+        saved = _saved_compile_config(_path(roots, name))
         assert entry["compiled"] == bool(saved), name
         if saved:
             assert json.dumps(entry["loss"], sort_keys=True) == json.dumps(saved["loss"],
@@ -242,14 +268,14 @@ def test_every_model_a_run_writes_loads_with_import_deepbio_alone(run_models):
 def test_compiled_state_evaluates_as_in_process(run_models):
     """The masked cross-entropy (``deepbio>masked_binary_crossentropy``) and the motif AUROC come
     back: evaluating in the fresh process gives what the model evaluates to here."""
-    root, loaded = run_models
+    roots, loaded = run_models
     namespace = {}
     exec(EVALUATE, namespace)  # noqa: S102  (the same fixed data as the fresh process)
     checked = 0
     for name, entry in loaded.items():
         if entry["scores"] is None:
             continue
-        expected = namespace["evaluate_fixed"](keras.models.load_model(root / name))
+        expected = namespace["evaluate_fixed"](keras.models.load_model(_path(roots, name)))
         assert set(entry["scores"]) == set(expected) and "loss" in expected, name
         for key, value in expected.items():
             assert np.isfinite(value) and entry["scores"][key] == pytest.approx(value, rel=1e-5), \

@@ -147,9 +147,15 @@ def test_keras_model_with_a_lambda_layer_is_refused(task, tmp_path, monkeypatch,
 
 
 # -- run checkpoints ---------------------------------------------------------------------------
+# The tiny PTM run, made cheaper: its checkpoint units are the same kind (trees CV folds), with
+# fewer boosting iterations and inner folds, no grouped CV and no model beside the trees.
+RUN_FLAGS = [*TINY["ptm"], "--tree-iterations", "20", "--inner-folds", "2", "--no-grouped-cv",
+             "--compare", "none"]
+
+
 def _run_ptm(out, data_dir, capsys):
     capsys.readouterr()
-    status = cli.main(["run", "ptm", *TINY["ptm"], "--output", str(out), "--data-dir",
+    status = cli.main(["run", "ptm", *RUN_FLAGS, "--output", str(out), "--data-dir",
                        str(data_dir), "--verbose", "0"])
     return status, capsys.readouterr().err
 
@@ -165,7 +171,7 @@ def interrupted(tmp_path_factory, data_dir):
 
     original, training.pooled_metrics = training.pooled_metrics, stop
     try:
-        status = cli.main(["run", "ptm", *TINY["ptm"], "--output", str(out), "--data-dir",
+        status = cli.main(["run", "ptm", *RUN_FLAGS, "--output", str(out), "--data-dir",
                            str(data_dir), "--verbose", "0"])
     finally:
         training.pooled_metrics = original

@@ -64,7 +64,7 @@ def predict_structure(model_path, structure, output, max_protein=1000):
     from deepbio.multiomic.finetune_task import backbone_tokenizer
 
     record = read_complex(structure)
-    examples = complex_examples(record, "input", cutoff=float("inf"))
+    examples = complex_examples(record, "input", cutoff=float("inf"), min_length=1)
     tokenizer, converted = backbone_tokenizer(str(model_path))
     model = load_task_model(str(Path(model_path)), "contacts", compile=False)
     encoded = [encode_example(tokenizer, e, converted, max_protein) for e in examples]

@@ -186,15 +186,18 @@ def _kmers(sequence):
 
 
 def pronab_overlap(sequences, reference, threshold=PRONAB_IDENTITY):
-    """Which sequences are (near-)identical to a sequence of ``reference`` (e.g. ProNAB's).
+    """Which sequences are (nearly) contained in a sequence of ``reference`` (e.g. ProNAB's).
 
-    A pair is aligned only when the two share at least a fifth of the shorter one's 3-mers
-    (at ≥ 90 % identity they share far more), then kept when identity ≥ ``threshold``.
+    A structure's protein counts as present when some reference protein aligns to it with
+    identical residues over ≥ ``threshold`` of the structure protein's own length (a structure
+    of a domain of a longer ProNAB protein counts; a short ProNAB peptide does not). A pair is
+    aligned only when the reference holds ≥ 40 % of the query's 3-mers (at 90 % identity at
+    least ~70 % of them survive).
 
     Args:
         sequences: list of str (n,), the structures' proteins.
         reference: iterable of str, e.g. ProNAB's protein sequences.
-        threshold: float, identity at which a protein counts as present.
+        threshold: float, identity over the query's length.
 
     Returns:
         bool array (n,).
@@ -205,10 +208,10 @@ def pronab_overlap(sequences, reference, threshold=PRONAB_IDENTITY):
     for sequence in sequences:
         if sequence not in memo:
             kmers = _kmers(sequence)
-            memo[sequence] = any(
-                len(kmers & other) >= 0.2 * min(len(kmers), len(other))
-                and sequence_identity(sequence, ref, aligner) >= threshold
-                for ref, other in zip(reference, reference_kmers)) if kmers else False
+            memo[sequence] = bool(kmers) and any(
+                len(kmers & other) >= 0.4 * len(kmers)
+                and aligner.align(sequence, ref)[0].counts().identities >= threshold * len(sequence)
+                for ref, other in zip(reference, reference_kmers))
         found.append(memo[sequence])
     return np.asarray(found, bool)
 

@@ -103,26 +103,39 @@ def attention_backbone(backbone):
     return clone
 
 
-def attention_features(backbone, encoded):
+def attention_features(backbone, encoded, batch_size=8):
     """The protein × nucleic-acid block of every layer's and head's attention, both directions.
+
+    Examples of similar length are run together (eagerly: no retracing per shape); padding
+    keys are masked, so each example's maps equal its own unpadded run.
 
     Args:
         backbone: `MultiomicBackbone` with ``return_attention``.
         encoded: list of `EncodedExample`.
+        batch_size: int.
 
     Returns:
         list of float32 arrays (P, N, 2 · layers · heads): channels ``[protein → nucleic
         acid, nucleic acid → protein]``, each layer-major.
     """
-    features = []
-    for example in encoded:
-        ids = np.asarray([example.token_ids], np.int32)
-        maps = backbone.predict({"token_ids": ids, "padding_mask": np.ones_like(ids)},
-                                verbose=0)["attention"][0]
-        p, n = example.protein_tokens, example.nucleic_tokens
-        forward = maps[:, p][:, :, n]
-        backward = np.swapaxes(maps[:, n][:, :, p], 1, 2)
-        features.append(np.concatenate([forward, backward]).transpose(1, 2, 0).astype(np.float32))
+    features = [None] * len(encoded)
+    order = np.argsort([len(e.token_ids) for e in encoded], kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        length = max(len(encoded[i].token_ids) for i in rows)
+        ids = np.zeros((len(rows), length), np.int32)
+        mask = np.zeros((len(rows), length), np.int32)
+        for k, i in enumerate(rows):
+            ids[k, :len(encoded[i].token_ids)], mask[k, :len(encoded[i].token_ids)] = \
+                encoded[i].token_ids, 1
+        maps = ops.convert_to_numpy(backbone({"token_ids": ids, "padding_mask": mask},
+                                             training=False)["attention"])
+        for k, i in enumerate(rows):
+            p, n = encoded[i].protein_tokens, encoded[i].nucleic_tokens
+            forward = maps[k][:, p][:, :, n]
+            backward = np.swapaxes(maps[k][:, n][:, :, p], 1, 2)
+            features[i] = np.concatenate([forward, backward]).transpose(1, 2, 0).astype(
+                np.float32)
     return features
 
 

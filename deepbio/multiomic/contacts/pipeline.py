@@ -167,6 +167,10 @@ def run_contacts(config, folder):
         state.update(backbone=backbone, tokenizer=tokenizer, converted=converted,
                      head_scale=head_scale)
         _encode_all(config, state)
+    if folder.verbose:
+        print(f"contacts: {len(state['examples'])} protein chains, "
+              f"{sum(c.residues for c in state['encoded'])} residues, "
+              f"{len(set(state['groups'].tolist()))} homology clusters", flush=True)
     with folder.timer("attention"):
         _attention(config, state)
     per_model = {m: [None] * len(state["examples"]) for m in MODELS}

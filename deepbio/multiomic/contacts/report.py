@@ -124,8 +124,9 @@ def _example_choice(state, count):
 
 
 def write_outputs(config, state, per_model, thresholds, report, folder):
-    """``predictions.csv``, ``folds.csv`` and the PNG figures into the run folder."""
+    """``predictions.csv``, ``folds.csv``, ``tokenizer.json`` and the PNG figures."""
     folder.write_csv(_predictions_frame(state, per_model), "predictions.csv")
+    state["tokenizer"].save(folder.file("tokenizer.json"))
     folder.write_csv(pd.DataFrame({"example": [e.name for e in state["examples"]],
                                    "benchmark": [e.benchmark for e in state["examples"]],
                                    "cluster": state["groups"], "fold": state["folds"] + 1}),

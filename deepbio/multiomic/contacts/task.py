@@ -19,7 +19,7 @@ from deepbio.multiomic.contacts.homology import IDENTITY_THRESHOLD
 class ContactsConfig(CrossValidationConfig, TrainingConfig):
     """Contact-run parameters (saved to ``params.json``); see the `option` help texts."""
 
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 8
     learning_rate: float = 1e-3
     benchmark: str = option("both", "complexes: DNA (protein–DNA benchmark v1.3), RNA "
@@ -41,8 +41,8 @@ class ContactsConfig(CrossValidationConfig, TrainingConfig):
     weight_decay: float = option(0.01, "AdamW weight decay of fine-tuning", minimum=0)
     warmup_fraction: float = option(0.05, "fraction of fine-tuning steps of linear warm-up",
                                     minimum=0, maximum=1)
-    probe_epochs: int = option(10, "epochs of the attention probe", minimum=1)
-    probe_filters: int = option(16, "channels of the probe's convolutions (OmniBioTE: 64)",
+    probe_epochs: int = option(4, "epochs of the attention probe", minimum=1)
+    probe_filters: int = option(8, "channels of the probe's convolutions (OmniBioTE: 64)",
                                 minimum=1)
     probe_learning_rate: float = option(1e-3, "learning rate of the probe", minimum=1e-12)
     window: int = option(3, "residues on each side in the propensity baseline's window",
@@ -105,8 +105,8 @@ class ContactsTask(Task):
         from deepbio.multiomic.contacts.report import summary_lines
 
         if "models" not in report:
-            return [f"trained on {report['data']['protein_chains']} protein chains → "
-                    "finetuned.keras, probe.keras"]
+            return [f"token head fine-tuned on {report['data']['protein_chains']} protein chains "
+                    "→ model.keras, tokenizer.json"]
         return summary_lines(report)
 
 

@@ -93,7 +93,7 @@ def predict_token_head(model, encoded, pad_id, batch_size=8):
     out = [None] * len(encoded)
     data = _TokenBatches(encoded, None, batch_size, pad_id)
     for b in range(len(data)):
-        logits = model.predict_on_batch(data[b][0])
+        logits = model(data[b][0], training=False)  # eager: no retracing per batch shape
         probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))[..., 1]
         for k, i in enumerate(data.batches[b]):
             out[i] = probs[k, encoded[i].protein_tokens].astype(np.float32)
@@ -162,7 +162,7 @@ def predict_probe(model, features, batch_size=8):
     out = [None] * len(features)
     data = _ProbeBatches(features, None, batch_size)
     for b in range(len(data)):
-        logits = keras.ops.convert_to_numpy(model.predict_on_batch(data[b][0]))[..., 0]
+        logits = keras.ops.convert_to_numpy(model(data[b][0], training=False))[..., 0]
         for k, i in enumerate(data.batches[b]):
             out[i] = (1.0 / (1.0 + np.exp(-logits[k, :features[i].shape[0]]))).astype(np.float32)
     return out

@@ -52,8 +52,12 @@ def test_clusters_keep_homologues_together_and_folds_keep_clusters_whole():
 
 def test_pronab_overlap_needs_near_identity():
     reference = [random_protein(80) for _ in range(5)]
-    queries = [mutate(reference[0], 0.05), mutate(reference[1], 0.3), random_protein(80)]
-    np.testing.assert_array_equal(pronab_overlap(queries, reference), [True, False, False])
+    other = random_protein(80)
+    queries = [mutate(reference[0], 0.05), mutate(reference[1], 0.3), random_protein(80),
+               reference[2][10:60], other]  # a domain of a ProNAB protein counts ...
+    reference.append(other[:12])  # ... a ProNAB peptide that is a piece of a structure does not
+    np.testing.assert_array_equal(pronab_overlap(queries, reference),
+                                  [True, False, False, True, False])
 
 
 def test_threshold_and_metrics():

@@ -116,7 +116,9 @@ def attention_features(backbone, encoded, batch_size=8):
 
     Returns:
         list of float32 arrays (P, N, 2 · layers · heads): channels ``[protein → nucleic
-        acid, nucleic acid → protein]``, each layer-major.
+        acid, nucleic acid → protein]``, each layer-major, as probabilities × the example's
+        token count (1 = uniform attention; raw probabilities of long inputs are ~1e-3, which
+        leaves the probe's first convolution reading almost nothing but its bias).
     """
     features = [None] * len(encoded)
     order = np.argsort([len(e.token_ids) for e in encoded], kind="stable")
@@ -134,7 +136,8 @@ def attention_features(backbone, encoded, batch_size=8):
             p, n = encoded[i].protein_tokens, encoded[i].nucleic_tokens
             forward = maps[k][:, p][:, :, n]
             backward = np.swapaxes(maps[k][:, n][:, :, p], 1, 2)
-            features[i] = np.concatenate([forward, backward]).transpose(1, 2, 0).astype(
+            scale = len(encoded[i].token_ids)  # × keys per row: a uniform row reads 1
+            features[i] = (scale * np.concatenate([forward, backward])).transpose(1, 2, 0).astype(
                 np.float32)
     return features
 

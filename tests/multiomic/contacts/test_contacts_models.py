@@ -143,5 +143,9 @@ def test_attention_features_are_the_protein_nucleic_blocks_both_ways():
     maps = backbone.predict({"token_ids": ids, "padding_mask": np.ones_like(ids)},
                             verbose=0)["attention"][0]
     p, n = encoded.protein_tokens, encoded.nucleic_tokens
-    np.testing.assert_allclose(block[2, 3, 1], maps[1, p[2], n[3]], rtol=1e-6)
-    np.testing.assert_allclose(block[2, 3, 5], maps[1, n[3], p[2]], rtol=1e-6)
+    tokens = len(encoded.token_ids)  # probabilities × token count
+    np.testing.assert_allclose(block[2, 3, 1], tokens * maps[1, p[2], n[3]], rtol=1e-5)
+    np.testing.assert_allclose(block[2, 3, 5], tokens * maps[1, n[3], p[2]], rtol=1e-5)
+    (again,) = attention_features(backbone, [encoded, encode_example(tokenizer, toy_example(
+        "MKRALMKRALMKRAL"))], batch_size=2)[:1]  # batched with a longer input: the same
+    np.testing.assert_allclose(again, block, atol=1e-5)

@@ -11,13 +11,15 @@ issue 20585) feeds its replicas from ``strategy.distribute_datasets_from_functio
 (`per_example_loss`) over the *global* batch, after TensorFlow's "Custom
 training loop with Keras and MultiWorkerMirroredStrategy" tutorial
 (https://www.tensorflow.org/tutorials/distribute/multi_worker_with_ctl).
-TensorFlow is imported inside the functions, so that importing this module
-(for the command line) stays fast.
 """
 
 import math
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from deepbio.core.resume import row_count, take_rows
 
 
 def strategy_replicas():
@@ -28,8 +30,6 @@ def strategy_replicas():
     (its variables are distributed: updating them needs a replica context),
     and calls its plain compiled step only without a strategy.
     """
-    import tensorflow as tf
-
     if not tf.distribute.has_strategy():
         return None
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -51,9 +51,6 @@ def synchronized_gradients(grads, optimizer):
         grads: list of gradient tensors (None for unconnected variables).
         optimizer: the Keras optimizer that will apply them.
     """
-    import keras
-    import tensorflow as tf
-
     context = tf.distribute.get_replica_context()
     if (not isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or context is None
             or context.num_replicas_in_sync == 1):
@@ -96,8 +93,6 @@ def per_replica(values, strategy=None):
             may differ between replicas).
         strategy: a `tf.distribute.Strategy` (default: the current one).
     """
-    import tensorflow as tf
-
     strategy = strategy or tf.distribute.get_strategy()
     return strategy.experimental_distribute_values_from_function(
         lambda context: values[context.replica_id_in_sync_group])
@@ -131,9 +126,6 @@ def per_example_loss(loss, y_true, y_pred):
     (n,) of a (n, 1) output) get that axis back, as Keras's compiled losses
     do.
     """
-    import keras
-    import tensorflow as tf
-
     y_pred = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), y_pred)
     y_true = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32), y_true)
     if (not tf.nest.is_nested(y_true) and not tf.nest.is_nested(y_pred)
@@ -164,10 +156,6 @@ def distributed_batches(strategy, inputs, targets, order, batch_size):
         ``next`` gives ``(inputs, targets, weights)`` per replica, and the
         real rows of each step (a list, filled when the iterator is made).
     """
-    import tensorflow as tf
-
-    from deepbio.core.resume import row_count, take_rows  # deferred: resume imports Keras
-
     counts = []
     pack = (lambda arrays: tuple(arrays)) if len(inputs) > 1 else (lambda arrays: arrays[0])
 
@@ -186,7 +174,5 @@ def distributed_batches(strategy, inputs, targets, order, batch_size):
 
 def is_multi_worker(strategy=None):
     """Whether ``strategy`` (default: the current one) is a `MultiWorkerMirroredStrategy`."""
-    import tensorflow as tf
-
     strategy = strategy or tf.distribute.get_strategy()
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

@@ -1,4 +1,5 @@
-"""End-to-end: ``main.py --task ptm`` on a slice of the real data, by subprocess."""
+"""End-to-end: ``main.py --task ptm`` on a slice of the real data, by subprocess (bad input: in
+this process, the same ``main.py`` entry point)."""
 
 import json
 import re
@@ -7,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from conftest import run_script as _run
 
 METRIC_KEYS = {"aiming", "coverage", "accuracy", "absolute_true", "absolute_false",
@@ -169,19 +170,21 @@ def test_predict_proteins_with_the_run_folder(ptm_run, tmp_path):
     # saliency maps belong to the network; a tree model says so
     windows_fasta = tmp_path / "windows.fasta"
     windows_fasta.write_text(f">w\n{windows[1]}\n")
-    result = _run([str(ROOT / "main.py"), "--task", "ptm", "--saliency", str(windows_fasta), "--model",
-                   str(out), "--output", str(tmp_path)], cwd=tmp_path, ok=False)
-    assert result.returncode != 0 and "model-type network" in result.stderr
+    status, _, err = run_cli(["--task", "ptm", "--saliency", windows_fasta, "--model", out,
+                              "--output", tmp_path / "saliency"], script="main.py")
+    assert status == 2 and "model-type network" in err  # a model of another kind: bad input
+    assert not (tmp_path / "saliency").exists()
 
 
 def test_predict_rejects_bad_input(ptm_run, tmp_path):
     out, _ = ptm_run
     fasta = tmp_path / "bad.fasta"
     fasta.write_text(">good\nMKV\n>weird\nMKBZ\n")
-    result = _run([str(ROOT / "main.py"), "--task", "ptm", "--predict", str(fasta), "--model",
-                   str(out), "--output", str(tmp_path)], cwd=tmp_path, ok=False)
-    assert result.returncode != 0
-    assert "'weird'" in result.stderr and "non-standard" in result.stderr
+    status, _, err = run_cli(["--task", "ptm", "--predict", fasta, "--model", out, "--output",
+                              tmp_path], script="main.py")
+    assert status == 2  # bad input
+    assert "'weird'" in err and "non-standard" in err
+    assert err.count("deepbio: error: ") == 1 and "Traceback" not in err
     assert not (tmp_path / "predictions.csv").exists()
 
 

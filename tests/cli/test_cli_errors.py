@@ -7,8 +7,9 @@ problem (a regex per case), never a traceback, and leave no output behind.
 
 Most cases run in-process through `deepbio.cli.main` (TensorFlow is imported
 once); `test_console_path` runs a few by subprocess, as a user would. Cases
-that need a trained model share tiny models trained once (module fixture,
-needs the data mirror, see ``data_dir``).
+that need a trained model use the session's shared tiny runs (``tiny_run``)
+and a tiny PTM network trained once (module fixture ``models``, needs the
+data mirror, see ``data_dir``).
 
 Conventions checked here (see `deepbio.data.fasta`): lower-case sequences are
 accepted everywhere; ``-`` is only accepted as padding at the ends of PTM
@@ -30,7 +31,7 @@ import pytest
 
 from deepbio import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/<area>/this file)
 PROT = "MSTNPKPQRKTKRNTNRRPQDVKFPGG" * 3  # 81 residues, 6 K
 WIN = "A" * 24 + "K" + "C" * 24  # a 49-residue K-centred window
 RNA = "ACGU" * 25 + "A"  # 101 nt, the cpu profile's window
@@ -305,25 +306,20 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, data_dir):
-    """Tiny trained models of ptm, rnamod (Am), motif and binding (in-process, ~40 s on 2 cores)."""
+def models(tmp_path_factory, tiny_run):
+    """Trained models: rnamod (Am), motif and binding from the shared tiny runs (``tiny_run``), and
+    a tiny PTM network trained here (the tiny PTM run holds trees: ``ptm_model.skops``)."""
     out = tmp_path_factory.mktemp("models")
-    commands = {
-        "ptm": "train ptm --model-type network --compare none --no-grouped-cv --epochs 1 --folds 0 "
-               "--max-windows 700 --saliency-windows 0 "
-               "--residue-encoders physicochemical",
-        "rnamod": "train rnamod --epochs 1 --modifications Am --max-windows-per-split 40 --no-multitask",
-        "motif": "train motif --epochs 1 --max-sequences 40",
-        "binding": "train binding --max-complexes 60 --epochs 1 --no-pretrain --no-jaspar",
-    }
-    for name, command in commands.items():
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            status = cli.main(shlex.split(command) + ["--output", str(out / name), "--verbose", "0"])
-        assert status == 0, f"training the {name} model failed: {err.getvalue()}"
-    return {"ptm": out / "ptm" / "model.keras", "rnamod": out / "rnamod",
-            "rnamod_am": out / "rnamod" / "Am" / "model.keras", "motif": out / "motif" / "model.keras",
-            "binding": out / "binding" / "model.keras"}
+    command = ("train ptm --model-type network --compare none --no-grouped-cv --epochs 1 --folds 0 "
+               "--max-windows 700 --saliency-windows 0 --residue-encoders physicochemical")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = cli.main(shlex.split(command) + ["--output", str(out / "ptm"), "--verbose", "0"])
+    assert status == 0, f"training the ptm model failed: {err.getvalue()}"
+    rnamod, motif, binding = (tiny_run(task) for task in ("rnamod", "motif", "binding"))
+    return {"ptm": out / "ptm" / "model.keras", "rnamod": rnamod,
+            "rnamod_am": rnamod / "Am" / "model.keras", "motif": motif / "model.keras",
+            "binding": binding / "model_fold1.keras"}
 
 
 def _prepare(request, tmp_path, argv, files, needs):
@@ -499,12 +495,17 @@ def test_ids_cannot_become_spreadsheet_formulas(models, tmp_path, monkeypatch):
     assert -30 < float(row.split(",")[-1]) < 30  # ΔG (kcal/mol), a number, not neutralised
 
 
-def test_standard_input_and_pipes_are_read(models, tmp_path):
-    """``--input -`` reads standard input, a named pipe is read, both as the same file would be."""
+def test_standard_input_and_pipes_are_read(models, tmp_path, monkeypatch):
+    """``--input -`` reads standard input, a named pipe is read, both as the same file would be.
+
+    Standard input needs a process of its own (the real command); the file and the pipe are read
+    in this process.
+    """
     fasta = f">p1\n{PROT}\n>p2\nMKAAK\n".encode()
     (tmp_path / "p.fa").write_bytes(fasta)
+    monkeypatch.chdir(tmp_path)
     common = ["predict", "ptm", "--model", str(models["ptm"]), "--verbose", "0"]
-    assert _console(common + ["--input", "p.fa", "--output", "file.csv"], tmp_path).returncode == 0
+    assert cli.main(common + ["--input", "p.fa", "--output", "file.csv"]) == 0
     result = _console(common + ["--input", "-", "--output", "stdin.csv"], tmp_path, input=fasta)
     assert result.returncode == 0, result.stderr
     result = _console(common + ["--input", "-", "--output", "gz.csv"], tmp_path,
@@ -519,9 +520,9 @@ def test_standard_input_and_pipes_are_read(models, tmp_path):
     fifo = tmp_path / "pipe.fa"
     os.mkfifo(fifo)
     writer = subprocess.Popen(["sh", "-c", f"cat p.fa > {fifo}"], cwd=tmp_path)
-    result = _console(common + ["--input", str(fifo), "--output", "fifo.csv"], tmp_path)
+    status = cli.main(common + ["--input", str(fifo), "--output", "fifo.csv"])
     writer.wait(timeout=60)
-    assert result.returncode == 0, result.stderr
+    assert status == 0 and writer.returncode == 0
     assert (tmp_path / "fifo.csv").read_bytes() == expected
 
 

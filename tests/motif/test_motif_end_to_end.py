@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from conftest import run_script as _run
 from deepbio.motif.aggregate import SCORE_COLUMNS, SD_COLUMNS
 
@@ -133,10 +133,11 @@ def test_bad_record_is_named(tmp_path, motif_run):
     out, _ = motif_run
     fasta = tmp_path / "bad.fasta"
     fasta.write_text(">good\n" + "ACGT" * 150 + "\n>weird\n" + "ACGX" * 150 + "\n")
-    result = _run([str(ROOT / "main.py"), "--task", "motif", "--model", str(out / "model.keras"),
-                   "--input", str(fasta), "--output", str(tmp_path / "o")], cwd=tmp_path, ok=False)
-    assert result.returncode != 0
-    assert "'weird'" in result.stderr and "'X' at position 4" in result.stderr
+    status, _, err = run_cli(["--task", "motif", "--model", out / "model.keras", "--input", fasta,
+                              "--output", tmp_path / "o"], script="main.py")  # in this process
+    assert status == 2  # bad input
+    assert "'weird'" in err and "'X' at position 4" in err
+    assert err.count("deepbio: error: ") == 1 and "Traceback" not in err
     assert not (tmp_path / "o" / "motif_scores.csv").exists()
 
 

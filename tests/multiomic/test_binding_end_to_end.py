@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from conftest import run_script as _run
 
 METRICS = {"pearson_r", "spearman_rho", "mae", "rmse", "n"}
@@ -170,9 +170,10 @@ def test_pretrain_on_a_user_corpus(tmp_path):
     assert type(backbone).__name__ == "MultiomicBackbone"
     bad = tmp_path / "bad.fasta"
     bad.write_text(">x1\nMKVXB\n")
-    result = _run([str(ROOT / "main.py"), "--task", "pretrain", "--corpus", str(bad),
-                   "--output", str(tmp_path / "bad"), "--verbose", "0"], cwd=tmp_path, ok=False)
-    assert result.returncode != 0 and "non-standard residue 'X' at position 4" in result.stderr
+    status, _, err = run_cli(["--task", "pretrain", "--corpus", bad, "--output", tmp_path / "bad",
+                              "--verbose", "0"], script="main.py")  # in this process
+    assert status == 2 and "non-standard residue 'X' at position 4" in err  # bad input
+    assert err.count("deepbio: error: ") == 1 and not (tmp_path / "bad" / "report.json").exists()
 
 
 def test_train_then_predict_pairs(tmp_path, data_dir):

@@ -12,6 +12,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+from deepbio.core.task import keras_modules
 
 __version__ = "0.2.0"
 
@@ -21,11 +22,30 @@ REGISTERING_MODULES = ("deepbio.layers", "deepbio.losses", "Feature_extraction_a
 
 
 def register_custom_objects():
-    """Imports the modules that register deepbio's and every task's Keras objects (imports Keras)."""
-    from deepbio.core.task import keras_modules  # deferred: `import deepbio` stays light
+    """Imports the modules that register deepbio's and every task's Keras objects (imports Keras).
 
+    When Keras is first imported by a deepbio module that is itself still
+    being imported (``import deepbio.multiomic.backbone`` as a program's first
+    line), a registering module that needs that one cannot load yet: it is
+    left for the module's own import (its decorators register it) and for the
+    next call (`deepbio.core.loading` calls this before loading any model).
+
+    Raises:
+        ImportError: a registering module fails while no deepbio module is
+            half-imported.
+    """
     for name in (*REGISTERING_MODULES, *keras_modules()):
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            if not _importing_deepbio():
+                raise
+
+
+def _importing_deepbio():
+    """Whether a deepbio module is being imported right now (its ``__spec__._initializing``)."""
+    return any(getattr(getattr(module, "__spec__", None), "_initializing", False)
+               for name, module in list(sys.modules.items()) if name.startswith("deepbio."))
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):

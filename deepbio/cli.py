@@ -25,6 +25,9 @@ from deepbio.core.io import terminate_like_interrupt
 from deepbio.core.flags import (_parse_scalar, add_config_flags,  # noqa: F401
                                 build_config, mode_config)  # (build_config, mode_config: re-exported)
 from deepbio.core.task import MODES, converters, discover_tasks, get_task, load_object
+from deepbio.core.predict_stream import DEFAULT_CHUNK_SIZE, parse_shard
+from deepbio.core.run_folder import check_output_dir, make_strategy
+from deepbio.core.io import check_output_file, readable_input
 
 PROG = "deepbio"
 EXIT_USAGE = 2
@@ -86,8 +89,6 @@ def _positive_int(flag):
 
 
 def _shard(text):
-    from deepbio.core.predict_stream import parse_shard
-
     try:
         return parse_shard(text)
     except ValueError as error:
@@ -96,8 +97,6 @@ def _shard(text):
 
 def _add_stream_flags(group):
     """``--chunk-size`` and ``--shard`` of ``deepbio predict`` (`deepbio.core.predict_stream`)."""
-    from deepbio.core.predict_stream import DEFAULT_CHUNK_SIZE
-
     group.add_argument("--chunk-size", type=_positive_int("chunk-size"), default=DEFAULT_CHUNK_SIZE,
                        metavar="N",
                        help=f"sites / windows / complexes read, scored and written at a time; "
@@ -122,7 +121,6 @@ def _prediction_strategy(args):
             raise ValueError("--cpu-replicas needs --strategy mirrored")
         yield
         return
-    from deepbio.core.run_folder import make_strategy
 
     if not 0 <= args.cpu_replicas <= 64:
         raise ValueError(f"--cpu-replicas must be between 0 and 64, got {args.cpu_replicas}")
@@ -230,8 +228,6 @@ def _add_convert(modes, argv):
 
 
 def _convert(args):
-    from deepbio.core.run_folder import check_output_dir
-
     check_output_dir(args.output)
     quiet_tensorflow(show_logs=args.debug)
     converter = load_object(converters()[args.task][1])
@@ -333,7 +329,6 @@ def quiet_tensorflow(show_logs=False):
 
 def _execute(args):
     from deepbio.core.run_folder import RunFolder, check_output_dir, run_task
-    from deepbio.core.io import check_output_file, readable_input
 
     if args.mode == "convert":
         print(_convert(args))

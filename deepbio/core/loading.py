@@ -2,6 +2,7 @@
 
 import zipfile
 from pathlib import Path
+import deepbio
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -67,8 +68,6 @@ def _check_model_bytes(path):
 
 def register_custom_objects():
     """Registers deepbio's custom Keras objects (a model of any task then deserializes)."""
-    import deepbio
-
     deepbio.register_custom_objects()
 
 

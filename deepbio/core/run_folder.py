@@ -19,6 +19,8 @@ from pathlib import Path
 
 from deepbio.core.io import atomic_path, save_figure, write_csv, write_json
 from deepbio.core.task import discover_tasks, get_task
+from deepbio.core.checkpoint import checkpoint_directory, remove_checkpoints
+from deepbio.core.safe_files import read_tree, refuse_pickle, write_tree
 
 
 # `deepbio.utils.atomic_path` writes ``.<stem>.<8 random characters><suffix>`` beside the target.
@@ -380,10 +382,6 @@ class RunFolder:
         import zlib
 
         import keras
-
-        from deepbio.core.checkpoint import checkpoint_directory, remove_checkpoints
-
-        from deepbio.core.safe_files import read_tree, refuse_pickle, write_tree
 
         restart = "rerun the same command with --restart to start afresh"
         path = self.checkpoint_dir / f"{key}.zip"

@@ -27,6 +27,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from deepbio.core.io import atomic_path
+from deepbio.core.loading import register_custom_objects
 
 TRUSTED_TYPES = (
     "Feature_extraction_algorithms.pstaap.PSTAAP",
@@ -181,8 +183,6 @@ def unsafe_keras_problem(error):
 
 def write_bytes_atomically(data, path):
     """Writes ``data`` to ``path`` through a temporary file fsynced, then renamed."""
-    from deepbio.core.io import atomic_path
-
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as out:
             out.write(data)
@@ -303,8 +303,6 @@ def _hashable(key):
 def _load_keras(data):
     """A Keras model from ``.keras`` bytes, in safe mode (compiled if its compile config loads)."""
     import keras
-
-    from deepbio.core.loading import register_custom_objects
 
     register_custom_objects()
     with tempfile.TemporaryDirectory() as folder:

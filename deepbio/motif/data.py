@@ -5,6 +5,7 @@ import io
 import pandas as pd
 
 from deepbio.data.registry import fetch
+from deepbio.data.fasta import check_input_file, parse_fasta_text, read_text
 
 #: Registry path of DeepASMM's Basset demo: 1,497 accessible 600-bp sequences of 8988T.
 DATA_FILE = "deepasmm/basset_8988T.csv"
@@ -25,8 +26,6 @@ def _read_text(path):
     decompressed bytes (a gzip bomb never inflates whole); gzip is recognised
     by its magic bytes.
     """
-    from deepbio.data.fasta import read_text
-
     return read_text(path, "sequence file")
 
 
@@ -99,8 +98,6 @@ def load_sequences(path):
             other than A/C/G/T/U/N, unequal lengths, or no records (the
             message names the file and the record).
     """
-    from deepbio.data.fasta import check_input_file, parse_fasta_text
-
     path = check_input_file(path, "sequence file")
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".fa", ".fasta", ".fna")):

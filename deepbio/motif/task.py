@@ -34,6 +34,10 @@ import pandas as pd
 
 from deepbio.motif.data import DATA_FILE, default_input, load_sequences  # noqa: F401  (re-exported)
 from deepbio.core.task import EarlyStoppingConfig, Task, TrainingConfig, option
+from deepbio.motif.kmers import check_sequences
+from deepbio.core.loading import load_task_model
+from deepbio.metrics import binary_metrics
+from deepbio.motif.jaspar import annotate_kmers, load_jaspar
 
 
 def _top_r(text):
@@ -194,9 +198,7 @@ def run_pipeline(config, folder, train_only=False):
         FileNotFoundError / ValueError: missing or malformed inputs (checked
             before anything is written).
     """
-    from deepbio.motif.common import _input_adapter
-    from deepbio.motif.kmers import check_sequences
-    from deepbio.core.loading import load_task_model
+    from deepbio.motif.common import _input_adapter  # deferred: imports Keras/TensorFlow
 
     verbose = folder.verbose
     with folder.timer("load"):
@@ -281,8 +283,7 @@ def _train_ensemble(config, folder, sequences, report):
     Returns:
         list of `keras.Model`, the members in order.
     """
-    from deepbio.metrics import binary_metrics
-    from deepbio.motif.training import train_basset
+    from deepbio.motif.training import train_basset  # deferred: imports Keras/TensorFlow
 
     members = []
     for i in range(config.ensemble):
@@ -320,7 +321,6 @@ def _top_motifs(table, config):
     """The top motifs by each combined score, with their best JASPAR matches."""
     if config.jaspar_top <= 0 or table.empty:
         return None
-    from deepbio.motif.jaspar import annotate_kmers, load_jaspar
 
     parts = []
     for column, label in (("autonomous_functionality_score", "autonomous_functionality"),

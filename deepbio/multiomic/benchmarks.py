@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from deepbio.data.fasta import read_text
 
 TAPE_TARGETS = {"log_fluorescence": "regression", "stability_score": "regression",
                 "fold_label": "classification", "ss3": "token_classification",
@@ -107,8 +108,6 @@ def resolve(source, cache_subdir="deepbio"):
 
 def _read_text(path, what):
     """The whole text of ``path`` (plain or gzip), bounded (see `deepbio.data.fasta.read_text`)."""
-    from deepbio.data.fasta import read_text
-
     return read_text(path, what)
 
 

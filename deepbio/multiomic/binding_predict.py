@@ -9,6 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from deepbio.data.fasta import InputError, TextStream
+from deepbio.core.loading import load_task_model
+from deepbio.multiomic.finetune_task import backbone_tokenizer
+from deepbio.core.predict_stream import CSVStream, DEFAULT_CHUNK_SIZE, Streamed, in_shard, progress
 
 
 
@@ -54,8 +58,6 @@ def iter_pairs(pairs_path, chunk_size=4096):
             misses a column or has no rows, or a row has an empty sequence
             or a bad ``type`` (the message names the file and the row).
     """
-    from deepbio.data.fasta import InputError, TextStream
-
     pairs_path = Path(pairs_path)
     with TextStream(pairs_path, "pairs file", max_csv_row=MAX_PAIRS_ROW_BYTES) as text:
         try:
@@ -214,10 +216,6 @@ def predict_pairs(model_path, pairs_path, output_path, max_protein_length=None, 
             row); a ``max_protein_length`` or
             ``chunk_size`` below 1; or the model is not a binding model.
     """
-    from deepbio.core.loading import load_task_model
-    from deepbio.multiomic.finetune_task import backbone_tokenizer
-    from deepbio.core.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, in_shard,
-                                              progress)
 
     if max_protein_length is not None and max_protein_length < 1:
         raise ValueError(f"--max-protein-length must be at least 1, got {max_protein_length}")

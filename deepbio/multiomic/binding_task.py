@@ -38,6 +38,8 @@ from deepbio.multiomic.pretrain_task import (BackboneConfig, PretrainConfig, pap
                                              pretrain)
 from deepbio.multiomic.binding_predict import predict_pairs
 from deepbio.core.io import write_csv
+from deepbio.multiomic.pronab import blosum62_similarity, paper_folds
+from deepbio.core.predict_stream import shard_label
 
 TARGET = {"pearson_r": 0.41, "mae": 1.56,
           "source": "OmniBioTE-XL (2.3 B parameters, 250 B pre-training tokens), protein-grouped "
@@ -134,7 +136,7 @@ SIMILARITY_DEFINITION = ("Needleman–Wunsch global alignment under BLOSUM62, ga
 
 def _ablated(encoded, kind, tokenizer):
     """A copy of `EncodedComplexes` with the protein (``nucleic_acid_only``) or the nucleic acid left out."""
-    from deepbio.multiomic.fine_tuning import EncodedComplexes
+    from deepbio.multiomic.fine_tuning import EncodedComplexes  # deferred: imports Keras/TensorFlow
 
     if kind == "protein_only":
         return EncodedComplexes(encoded.protein, [[free[0]] for free in encoded.free],
@@ -146,8 +148,6 @@ def _ablated(encoded, kind, tokenizer):
 
 def _paper_folds(config, frame, verbose):
     """Similarity, train-only proteins and folds of the paper protocol, with their counts."""
-    from deepbio.multiomic.pronab import blosum62_similarity, paper_folds
-
     proteins = frame.groupby("group", sort=True)["protein"].first()
     if verbose:
         print(f"BLOSUM62 similarity of {len(proteins)} proteins (cached after the first run) …",
@@ -459,8 +459,6 @@ class BindingTask(Task):
         return run_pipeline(config, folder, train_only=True)
 
     def predict(self, config, output):
-        from deepbio.core.predict_stream import shard_label
-
         done = predict_pairs(config.model, config.input, output, config.max_protein_length,
                              config.chunk_size, config.shard, config.verbose)
         return f"{done.rows} complexes{shard_label(config.shard)} → {output}"

@@ -11,6 +11,7 @@ import keras
 
 from deepbio.multiomic.backbone import MultiomicBackbone
 from deepbio.multiomic.tokenizer import MultiomicTokenizer
+from deepbio.core.loading import load_task_model
 
 
 def make_tokenizer():
@@ -37,8 +38,6 @@ def load_backbone(path):
         FileNotFoundError: no such file.
         ValueError: the file holds no `MultiomicBackbone`.
     """
-    from deepbio.core.loading import load_task_model
-
     model = load_task_model(path, "pretrain", compile=True)
     backbone = model if isinstance(model, MultiomicBackbone) else getattr(model, "backbone", None)
     if not isinstance(backbone, MultiomicBackbone):

@@ -26,6 +26,10 @@ import numpy as np
 
 from deepbio.core.task import EarlyStoppingConfig, Task, TrainingConfig, option
 from deepbio.multiomic.pretrain_task import BackboneConfig
+from deepbio.multiomic.omnibiote_tokenizer import OmniBioTETokenizer
+from deepbio.metrics import regression_metrics
+from deepbio.multiomic.benchmarks import read_split
+from deepbio.multiomic.tokenizer import MultiomicTokenizer
 
 MODALITIES = ("auto", "DNA", "RNA", "protein")
 
@@ -89,8 +93,6 @@ class OmniBioTEInputs:
         Raises:
             ValueError: a ``nucleic_acid_type`` other than DNA / RNA.
         """
-        from deepbio.multiomic.tokenizer import MultiomicTokenizer
-
         return MultiomicTokenizer.encode_complex(self, protein, nucleic_acid, nucleic_acid_type,
                                                  complementary, name, max_protein_length)
 
@@ -125,8 +127,7 @@ def backbone_tokenizer(backbone_path):
     Raises:
         ValueError: the ``tokenizer.json`` is not JSON.
     """
-    from deepbio.multiomic.omnibiote_tokenizer import OmniBioTETokenizer
-    from deepbio.multiomic.builders import make_tokenizer
+    from deepbio.multiomic.builders import make_tokenizer  # deferred: imports Keras/TensorFlow
 
     if backbone_path:
         path = Path(backbone_path).parent / "tokenizer.json"
@@ -223,8 +224,6 @@ def _scores(objective, y_true, predicted):
     from scipy import stats
     from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-    from deepbio.metrics import regression_metrics
-
     if objective == "classification":
         return {"mcc": float(matthews_corrcoef(y_true, predicted)),
                 "accuracy": float(accuracy_score(y_true, predicted)), "n": int(len(y_true))}
@@ -299,8 +298,6 @@ def _read_splits(config):
         ValueError: a missing split, a token-level target, splits of
             different kinds, or labels that do not fit the objective.
     """
-    from deepbio.multiomic.benchmarks import read_split
-
     missing = [f"--{name}" for name in ("train", "valid", "test") if not getattr(config, name)]
     if missing:
         raise ValueError(f"finetune needs {', '.join(missing)} (GUE train.csv / dev.csv / "

@@ -3,6 +3,7 @@
 import json
 import re
 from pathlib import Path
+from deepbio.core.io import atomic_path
 
 UNKNOWN_ID = 0
 PAD_ID = 1
@@ -222,8 +223,6 @@ def write_tokenizer_config(path, mode, nucleotide_model=None, protein_model=None
     Raises:
         ValueError: an unknown mode.
     """
-    from deepbio.core.io import atomic_path
-
     if mode not in ("char", "bpe"):
         raise ValueError(f"mode must be 'char' or 'bpe', got {mode!r}")
     config = {"mode": mode, "nucleotide_model": nucleotide_model, "protein_model": protein_model,

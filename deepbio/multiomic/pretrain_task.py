@@ -101,9 +101,9 @@ def pretrain(config, folder):
         ``history`` (mean training loss per epoch), ``corpus`` counts,
         ``steps``, ``seconds``.
     """
-    from deepbio.multiomic.masked_lm import MultiomicMaskedLM
-    from deepbio.multiomic.builders import build_backbone, make_tokenizer
-    from deepbio.multiomic.pretraining import (encode_corpus, evaluate_mlm, heldout_batches,
+    from deepbio.multiomic.masked_lm import MultiomicMaskedLM  # deferred: imports Keras/TensorFlow
+    from deepbio.multiomic.builders import build_backbone, make_tokenizer  # deferred: imports Keras/TensorFlow
+    from deepbio.multiomic.pretraining import (encode_corpus, evaluate_mlm, heldout_batches,  # deferred: imports Keras/TensorFlow
                                             mlm_step_functions, train_masked_lm)
 
     import keras

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from deepbio.core.io import write_json
 
 PROTEIN_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 NUCLEOTIDES = "ACGT"
@@ -228,8 +229,6 @@ class MultiomicTokenizer:
 
     def save(self, path):
         """Writes the config as JSON (atomically)."""
-        from deepbio.core.io import write_json
-
         write_json({"class": "MultiomicTokenizer", **self.get_config(),
                     "vocabulary": self.vocabulary}, path)
 

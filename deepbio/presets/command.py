@@ -2,6 +2,9 @@
 
 import argparse
 import os
+from deepbio import presets
+from deepbio.presets.build import rebuild
+from deepbio.core.run_folder import check_output_dir
 
 
 PRESETS_HELP = "the trained models that ship with deepbio: list, show a card, rebuild one"
@@ -31,8 +34,6 @@ def add_parser(modes, formatter):
 
 def run(args, quiet_tensorflow, main):
     """Runs ``deepbio presets``; returns the exit status (errors raise, see `deepbio.cli`)."""
-    from deepbio import presets
-
     if args.task in (None, "list"):
         rows = [(p.name, p.task, f"{p.size_bytes / 1e6:.1f} MB", p.headline)
                 for p in presets.list_presets()]
@@ -45,10 +46,8 @@ def run(args, quiet_tensorflow, main):
     if args.task == "show":
         print(preset.card())
         return 0
-    from deepbio.presets.build import rebuild
 
     output = args.output or os.path.join("runs", "presets", preset.name)
-    from deepbio.core.run_folder import check_output_dir
 
     check_output_dir(output)
     quiet_tensorflow(show_logs=args.debug)

@@ -14,6 +14,10 @@ import pandas as pd
 
 import Feature_extraction_algorithms as fea
 from deepbio.ptm.data import PTM_LABELS
+from deepbio.ptm.protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
+from deepbio.ptm.predictor import decide, load_ptm_predictor
+from deepbio.data.fasta import iter_fasta
+from deepbio.core.predict_stream import CSVStream, DEFAULT_CHUNK_SIZE, Streamed, chunked, in_shard, progress, select_shard
 
 
 MAX_PROTEIN_RECORD_BYTES = 200_000
@@ -98,8 +102,6 @@ def protein_site_windows(ids, proteins, source="input"):
 
 def prediction_columns():
     """The columns of `predict_protein_sites` (and of ``deepbio predict ptm``'s CSV), in order."""
-    from deepbio.ptm.protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
-
     return ["protein", "position", "window", *PROBABILITY_COLUMNS, "predicted", *CALL_COLUMNS]
 
 
@@ -126,8 +128,6 @@ def predict_protein_sites(predictor, ids, proteins, source="input"):
     Raises:
         ValueError: see `protein_site_windows`.
     """
-    from deepbio.ptm.predictor import decide
-    from deepbio.ptm.protocol import CALL_COLUMNS, PROBABILITY_COLUMNS
 
     rows, windows = protein_site_windows(ids, proteins, source)
     if not windows:  # proteins without lysine: no site, no row
@@ -186,10 +186,6 @@ def predict_proteins(fasta, model_path, output_csv, chunk_size=None, shard=None,
             before the model loads, nothing written), a
             ``chunk_size`` below 1, or a model that is not a PTM model.
     """
-    from deepbio.data.fasta import iter_fasta
-    from deepbio.ptm.predictor import load_ptm_predictor
-    from deepbio.core.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, chunked,
-                                              in_shard, progress, select_shard)
 
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if chunk_size < 1:

@@ -23,6 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from deepbio.ptm.data import PTM_LABELS
+from deepbio.data.fasta import check_ptm_windows
+from deepbio.ptm.calibration import decode, mix_labels
+from deepbio.core.safe_files import PICKLE_SUFFIXES, dump_object, load_object, refuse_pickle, write_bytes_atomically
+from deepbio.core.loading import load_task_model, model_file
+from deepbio.ptm.features import encode_windows, window_features
 
 PREDICTOR_FILE = "ptm_model.skops"
 """File name of a saved `WindowEnsemble` in a run folder (`save_ptm_predictor`)."""
@@ -70,8 +75,6 @@ class WindowEnsemble:
     def raw_scores(self, features, mixed=True):
         """Uncalibrated scores (n, L) from flat ``features``: the mean over the inner-fold
         members, then (``mixed``) the label-correlation step."""
-        from deepbio.ptm.calibration import mix_labels
-
         if self.combiner is not None:
             from deepbio.ptm.calibration import logit
 
@@ -90,8 +93,6 @@ class WindowEnsemble:
 
     def features(self, windows):
         """Flat features of ``windows`` (the stack's members share them)."""
-        from deepbio.ptm.features import window_features
-
         return window_features(windows, self.feature_blocks())
 
     def feature_blocks(self):
@@ -128,8 +129,6 @@ class KerasPredictor:
         self.objective = objective
 
     def predict_proba(self, windows, batch_size=1024):
-        from deepbio.ptm.features import encode_windows
-
         windows = _checked(windows)
         if not windows:
             return np.zeros((0, len(self.labels)))
@@ -138,8 +137,6 @@ class KerasPredictor:
 
 
 def _checked(windows):
-    from deepbio.data.fasta import check_ptm_windows
-
     windows = list(windows)
     if windows:
         check_ptm_windows(windows, None, "input", padding=True)
@@ -153,8 +150,6 @@ def decide(predictor, probabilities):
     above (or least below) its threshold, since every window of the benchmark
     carries a PTM; under ``precision=P`` a lysine may get no call.
     """
-    from deepbio.ptm.calibration import decode
-
     if str(getattr(predictor, "objective", "exact")).startswith("precision"):
         return (np.asarray(probabilities) >= predictor.thresholds).astype(np.int32)
     return decode(np.asarray(probabilities), predictor.thresholds)
@@ -172,14 +167,10 @@ def save_ptm_predictor(predictor, path):
     """
     import zipfile
 
-    from deepbio.core.safe_files import dump_object, write_bytes_atomically
-
     write_bytes_atomically(dump_object(predictor, zipfile.ZIP_DEFLATED), path)
 
 
 def _load_window_ensemble(path):
-    from deepbio.core.safe_files import PICKLE_SUFFIXES, load_object, refuse_pickle
-
     if path.suffix.lower() in PICKLE_SUFFIXES:
         refuse_pickle(path, RETRAIN)
     if not path.is_file():
@@ -218,7 +209,6 @@ def load_ptm_predictor(path):
             path = path / LEGACY_PREDICTOR_FILE
     if path.suffix.lower() in (".skops", ".joblib", ".pkl", ".pickle"):
         return _load_window_ensemble(path)
-    from deepbio.core.loading import load_task_model, model_file
 
     path = model_file(path, "ptm")
     model = load_task_model(path, "ptm", check_ptm_model)

@@ -10,6 +10,8 @@ import numpy as np
 
 from deepbio.ptm.data import PTM_LABEL_NAMES, PTM_LABELS
 from deepbio.ptm.calibration import calibration_summary, reliability_figure
+from deepbio.ptm.trees import fit_predict_fold, window_feature_blocks
+from deepbio.ptm.calibration import choose_thresholds
 
 PROBABILITY_COLUMNS = tuple(f"p_{name}_given_modified" for name in PTM_LABEL_NAMES)
 """Probability columns of the PTM CSVs: conditional on the lysine being modified."""
@@ -22,7 +24,6 @@ def model_inputs(config, model_type, windows):
         from deepbio.ptm.features import residue_features
 
         return residue_features(windows, config.residue_encoders)
-    from deepbio.ptm.trees import window_feature_blocks
 
     return window_feature_blocks(windows, (model_type,))
 
@@ -36,7 +37,7 @@ def run_cvs(config, train, model_type, inputs, timings, verbose, unit=None):
     Returns:
         dict {protocol: `deepbio.ptm.training.cross_validate` result}.
     """
-    from deepbio.ptm.training import cross_validate
+    from deepbio.ptm.training import cross_validate  # deferred: imports Keras/TensorFlow
 
     protocols = ("stratified", "grouped") if config.grouped_cv else ("stratified",)
     return {p: cross_validate(config, train, inputs, timings, verbose, p, model_type, unit)
@@ -69,8 +70,7 @@ def objective_table(train, cv, objectives=OBJECTIVES):
         dict {objective: {mean_mcc, mcc, precision, recall, absolute_true,
         aiming, coverage, accuracy, absolute_false}}.
     """
-    from deepbio.ptm.calibration import choose_thresholds
-    from deepbio.ptm.training import decide, pooled_metrics
+    from deepbio.ptm.training import decide, pooled_metrics  # deferred: imports Keras/TensorFlow
 
     out = {}
     for objective in objectives:
@@ -153,7 +153,6 @@ def fit_final(config, train, test, inputs, test_inputs, timings, verbose):
         return fit_fold(config, train.windows, train.labels, train.classes, inputs,
                         np.arange(len(train.windows)), test.windows if test else [],
                         test_inputs, timings, verbose)
-    from deepbio.ptm.trees import fit_predict_fold
 
     everything = {b: np.concatenate([x, test_inputs[b]]) if test else x for b, x in inputs.items()}
     n = len(train.windows)
@@ -250,7 +249,7 @@ def always_a_baseline(labels, classes):
     Returns:
         The metric block of `deepbio.ptm.training.evaluate`.
     """
-    from deepbio.ptm.training import evaluate
+    from deepbio.ptm.training import evaluate  # deferred: imports Keras/TensorFlow
 
     probabilities = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]]), (len(labels), 1))
     return evaluate(labels, classes, probabilities, np.full(4, 0.5))

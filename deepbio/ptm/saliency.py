@@ -19,7 +19,7 @@ def saliency_report(classifier, inputs, out, prefix="", smooth_samples=20):
     Returns:
         list of the files written.
     """
-    from deepbio.interpret.saliency import mean_saliency, plot_saliency_heatmap
+    from deepbio.interpret.saliency import mean_saliency, plot_saliency_heatmap  # deferred: imports Keras/TensorFlow
 
     written = []
     names = [f"{l} ({n})" for l, n in zip(PTM_LABELS, PTM_LABEL_NAMES)]

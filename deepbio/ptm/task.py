@@ -42,6 +42,14 @@ from deepbio.core.task import (CrossValidationConfig, EarlyStoppingConfig, Task,
 from deepbio.ptm.predict import (check_protein, predict_protein_sites,  # noqa: F401
                                        predict_proteins, prediction_columns, protein_site_windows,
                                        protein_windows)
+from deepbio.ptm import protocol
+from deepbio.ptm.protocol import always_a_baseline, importance_report
+from deepbio.data.fasta import read_fasta
+from deepbio.ptm.saliency import saliency_report
+from deepbio.core.loading import load_task_model
+from deepbio.ptm.calibration import parse_objective
+from deepbio.core.predict_stream import shard_label
+from deepbio.ptm.predictor import PREDICTOR_FILE
 
 
 @dataclasses.dataclass
@@ -120,7 +128,6 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
 
     def validate(self):
         super().validate()
-        from deepbio.ptm.calibration import parse_objective
 
         parse_objective(self.call_at)
         if self.model_type == "network" and self.calibration == "isotonic":
@@ -194,8 +201,6 @@ def _pipeline(config, folder, evaluate_test=True):
         ValueError: too few windows for the requested folds, or a bad record
             in the data (named).
     """
-    from deepbio.ptm import protocol
-
     verbose = folder.verbose
     timings = {"features": 0.0, "resample": 0.0, "train": 0.0}
     train = _training_windows(config, folder.data_dir)
@@ -272,8 +277,6 @@ def _cross_validate(config, folder, train, kinds, inputs, timings, report):
         dict kind → its CV runs (`deepbio.ptm.protocol.run_cvs`); empty
         without folds.
     """
-    from deepbio.ptm import protocol
-    from deepbio.ptm.protocol import always_a_baseline
 
     if not config.folds:
         report.update(cv=None, cv_folds=[], baseline_cv=None, grouped_cv=None, grouped_cv_folds=[],
@@ -301,7 +304,6 @@ def _cross_validate(config, folder, train, kinds, inputs, timings, report):
 
 def _score_final(config, final, test, report):
     """Adds the final model's thresholds and its test metrics (None without test) to ``report``."""
-    from deepbio.ptm.protocol import always_a_baseline
     from deepbio.ptm.training import evaluate  # deferred: imports Keras
 
     report["thresholds"] = dict(zip(PTM_LABELS, np.asarray(final["thresholds"]).tolist()))
@@ -316,8 +318,6 @@ def _score_final(config, final, test, report):
 
 def _interpret(config, folder, final, cvs, train, test):
     """Saliency maps (network) or position importance (flat models) on held-out windows."""
-    from deepbio.ptm.protocol import importance_report
-
     last = cvs["stratified"]["last"] if cvs else None
     rng = np.random.default_rng(config.seed)
     if config.model_type == "network":
@@ -352,7 +352,7 @@ def saliency_inputs(model, tokens):
     Returns:
         ``(classifier, [pstaap (n, 46, 1), residues (n, 49, C)])``.
     """
-    from deepbio.ptm.model import PTMClassifier
+    from deepbio.ptm.model import PTMClassifier  # deferred: imports Keras/TensorFlow
 
     pstaap = model.get_layer("pstaap_encoding")(tokens)
     pstaap = model.get_layer("pstaap_channels")(model.get_layer("pstaap_scaling")(pstaap))
@@ -376,9 +376,6 @@ def saliency_for_fasta(fasta, model_path, output_dir, smooth_samples=20):
         FileNotFoundError / ValueError: missing file, empty FASTA, bad window
             (named).
     """
-    from deepbio.data.fasta import read_fasta
-    from deepbio.ptm.saliency import saliency_report
-    from deepbio.core.loading import load_task_model
 
     ids, windows = read_fasta(fasta)
     tokens = encode_windows(windows, ids, source=str(fasta))
@@ -420,8 +417,6 @@ class PTMTask(Task):
         return run_pipeline(config, folder, evaluate_test=False)
 
     def predict(self, config, output):
-        from deepbio.core.predict_stream import shard_label
-
         done = predict_proteins(config.input, config.model, output, config.chunk_size,
                                 config.shard, config.verbose)
         without = (f"; {done.without_sites} protein(s) without lysine (K) have no site"
@@ -430,8 +425,6 @@ class PTMTask(Task):
                 f"→ {output}{without}")
 
     def interpret(self, config, folder):
-        from deepbio.ptm.predictor import PREDICTOR_FILE
-
         path = Path(config.model)
         if path.suffix in (".skops", ".joblib") or (path.is_dir() and (path / PREDICTOR_FILE).is_file()):
             raise ValueError(f"model {config.model} is a {PREDICTOR_FILE} (trees/powerset/linear/"

@@ -21,6 +21,8 @@ from deepbio.ptm.data import PTM_LABELS
 from deepbio.ptm.predictor import WindowEnsemble
 from deepbio.ptm.calibration import (LabelCalibrator, choose_thresholds, fit_label_mixer,
                                          logit, mix_labels)
+from deepbio.ptm.features import block_width, window_features
+from deepbio.ptm.data import combination_to_labels
 
 TREE_BLOCKS = ("one_hot_centre", "composition", "regions", "aaindex_regions")
 """Feature blocks of ``--model-type trees`` (chosen by ``benchmarks/ptm_models.py``)."""
@@ -81,8 +83,6 @@ class PowersetClassifier:
         self.estimator = estimator
 
     def fit(self, features, classes):
-        from deepbio.ptm.data import combination_to_labels
-
         self.estimator.fit(features, classes)
         self.table_ = combination_to_labels(self.estimator.classes_).astype(np.float64)
         return self
@@ -190,8 +190,6 @@ def _all_blocks(blocks, kinds):
 
 
 def _block_columns(own, every):
-    from deepbio.ptm.features import block_width
-
     starts = np.cumsum([0] + [block_width(b) for b in every])
     return np.concatenate([np.arange(starts[every.index(b)], starts[every.index(b) + 1]) for b in own])
 
@@ -214,8 +212,6 @@ def feature_matrix(features, blocks):
 
 def window_feature_blocks(windows, kinds):
     """Every block the model kinds need: dict {block: float32 (n, d)} (label-free tables)."""
-    from deepbio.ptm.features import window_features
-
     needed = dict.fromkeys(b for kind in kinds for b in MODEL_BLOCKS[kind])
     return {b: window_features(windows, (b,)) for b in needed}
 

@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from deepbio.rnamod.data import check_rna_windows, one_hot_rna
+from deepbio.core.loading import load_task_model
+from deepbio.data.fasta import iter_fasta
+from deepbio.core.predict_stream import CSVStream, DEFAULT_CHUNK_SIZE, Streamed, chunked, in_shard, progress, select_shard
 
 
 def _models_at(model_path):
     """``[(head names, VQRNA)]`` of a ``.keras`` file, or of every model in a run folder."""
-    from deepbio.core.loading import load_task_model
-
     path = Path(model_path)
     if path.is_dir() and (path / "model.keras").is_file():
         files = [path / "model.keras"]
@@ -219,9 +220,6 @@ def predict_windows(fasta, model_path, output_csv, batch_size=512, chunk_size=No
             they load, before anything is written), a ``chunk_size`` below
             1, or a model that is not an rnamod model.
     """
-    from deepbio.data.fasta import iter_fasta
-    from deepbio.core.predict_stream import (DEFAULT_CHUNK_SIZE, CSVStream, Streamed, chunked,
-                                              progress, select_shard)
 
     chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     if chunk_size < 1:
@@ -270,8 +268,6 @@ def _check_fasta(fasta, shard, scan, limit):
     Raises:
         ValueError: a bad FASTA or record (see `predict_windows`).
     """
-    from deepbio.data.fasta import iter_fasta
-    from deepbio.core.predict_stream import in_shard
 
     records = rows = 0
     shortest = []  # (number, name, length) of each record shorter than every one before it

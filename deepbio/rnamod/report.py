@@ -9,6 +9,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from deepbio.core.io import write_csv
+from deepbio.rnamod.feature_spectrum import write_feature_spectrum
 
 
 def interpret_models(config, names, data, onehot, models, out):
@@ -29,9 +30,8 @@ def interpret_models(config, names, data, onehot, models, out):
     Returns:
         dict summarising what was written.
     """
-    from deepbio.interpret.saliency import mean_saliency, plot_saliency_heatmap
-    from deepbio.interpret.ism import plot_ism, saturation_mutagenesis
-    from deepbio.rnamod.feature_spectrum import write_feature_spectrum
+    from deepbio.interpret.saliency import mean_saliency, plot_saliency_heatmap  # deferred: imports Keras/TensorFlow
+    from deepbio.interpret.ism import plot_ism, saturation_mutagenesis  # deferred: imports Keras/TensorFlow
 
     summary = {}
     length = config.sequence_length

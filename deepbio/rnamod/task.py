@@ -32,6 +32,8 @@ from deepbio.core.task import (EarlyStoppingConfig, PredictConfig, Task, Trainin
 from deepbio.rnamod.predict import (_models_at, check_rna_sequence,  # noqa: F401
                                           position_windows, predict_rna_positions,
                                           predict_rna_windows, predict_windows)
+from deepbio.rnamod.report import interpret_models
+from deepbio.core.predict_stream import shard_label
 
 METRICS = ("acc", "sensitivity", "specificity", "mcc", "auroc", "auprc")
 
@@ -235,8 +237,6 @@ def run_pipeline(config, folder, evaluate_test=True, interpret=True):
     Raises:
         ValueError: a requested modification without training data.
     """
-    from deepbio.rnamod.report import interpret_models
-
     with folder.timer("load"):
         names, data, untrainable = load_splits(config, folder.data_dir, evaluate_test)
         onehot = {n: {s: (one_hot_rna(d.sequences) if d is not None else None)
@@ -442,8 +442,6 @@ class RNAModTask(Task):
         return run_pipeline(config, folder, evaluate_test=False, interpret=False)
 
     def predict(self, config, output):
-        from deepbio.core.predict_stream import shard_label
-
         done = predict_windows(config.input, config.model, output, chunk_size=config.chunk_size,
                                shard=config.shard, verbose=config.verbose, scan=config.scan)
         what = (f"{done.rows} positions of {done.records} sequences" if config.scan else

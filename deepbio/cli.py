@@ -28,6 +28,8 @@ from deepbio.core.task import MODES, converters, discover_tasks, get_task, load_
 from deepbio.core.predict_stream import DEFAULT_CHUNK_SIZE, parse_shard
 from deepbio.core.run_folder import check_output_dir, make_strategy
 from deepbio.core.io import check_output_file, readable_input
+from deepbio.presets import resolve_model, runs_folder
+from deepbio.core.tuning import tune
 
 PROG = "deepbio"
 EXIT_USAGE = 2
@@ -275,8 +277,6 @@ def _serve(args):
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be in 1..65535, got {args.port}")
     if args.runs is None:
-        from deepbio.presets import runs_folder
-
         args.runs = runs_folder()
     if not os.path.isdir(args.runs):
         raise UsageError(f"--runs {args.runs}: no such folder; train a model first (e.g. "
@@ -339,14 +339,11 @@ def _execute(args):
         return presets_command.run(args, quiet_tensorflow, main)
     task = get_task(args.task)
     if args.mode in ("predict", "interpret"):
-        from deepbio.presets import resolve_model
-
         args.model = resolve_model(task.name, args.model, args.mode)
     verbose = _keras_verbosity(args.verbose)
     if args.mode in ("run", "train"):
         config = build_config(task, args)
         if isinstance(getattr(config, "model", None), str):  # run motif --model PRESET
-            from deepbio.presets import resolve_model
 
             config = dataclasses.replace(config, model=resolve_model(task.name, config.model))
         output = args.output or os.path.join("runs", task.name)
@@ -359,8 +356,6 @@ def _execute(args):
         print(f"outputs in {output}/{chief}")
         return 0
     if args.mode == "tune":
-        from deepbio.core.tuning import tune
-
         output = args.output or os.path.join("runs", f"tune_{task.name}")
         summary = tune(task.name, output, build_config(task, args), args.tuner, args.trials,
                        args.max_minutes, args.data_dir, 0 if args.verbose == 0 else 2)

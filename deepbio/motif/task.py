@@ -227,7 +227,7 @@ def run_pipeline(config, folder, train_only=False):
             models = _train_ensemble(config, folder, sequences, report)
 
     if not train_only:
-        from deepbio.motif.aggregate import SCORE_COLUMNS, score_motifs_ensemble
+        from deepbio.motif.aggregate import SCORE_COLUMNS, score_motifs_ensemble  # deferred: imports Keras/TensorFlow
 
         result = score_motifs_ensemble(
             models, sequences, motif_length=config.motif_length,

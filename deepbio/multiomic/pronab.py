@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from deepbio.data.registry import fetch
+from deepbio.core.io import atomic_path
 
 PRONAB_FILE = "pronab/pronab_no_mutations.json"
 PROTEIN_RESIDUES = set("ACDEFGHIKLMNPQRSTVWY")
@@ -392,8 +393,6 @@ def blosum62_similarity(proteins, threshold=BLOSUM62_THRESHOLD, workers=None, ca
     result.update(scored_pairs=scored, pruned_pairs=n * (n - 1) // 2 - scored,
                   seconds=round(time.perf_counter() - start, 1))
     if cache is not None:
-        from deepbio.core.io import atomic_path
-
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as handle:

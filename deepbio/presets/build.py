@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from deepbio.presets import ROOT, sha256
+from deepbio.core.loading import load_task_model
 
 #: The pinned input of each task (a file beside ``preset.json``), read by `pinned_predictions`.
 PINNED_INPUTS = {"ptm": "pinned.fasta", "rnamod": "pinned.fasta", "binding": "pinned.csv",
@@ -61,7 +62,6 @@ def pinned_predictions(task, model, input_path, main):
 
     if task == "motif":
         import Feature_extraction_algorithms as fea
-        from deepbio.core.loading import load_task_model
 
         frame = pd.read_csv(input_path)
         network = load_task_model(model, "motif")

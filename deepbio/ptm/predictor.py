@@ -28,6 +28,7 @@ from deepbio.ptm.calibration import decode, mix_labels
 from deepbio.core.safe_files import PICKLE_SUFFIXES, dump_object, load_object, refuse_pickle, write_bytes_atomically
 from deepbio.core.loading import load_task_model, model_file
 from deepbio.ptm.features import encode_windows, window_features
+from deepbio.ptm.calibration import logit
 
 PREDICTOR_FILE = "ptm_model.skops"
 """File name of a saved `WindowEnsemble` in a run folder (`save_ptm_predictor`)."""
@@ -76,8 +77,6 @@ class WindowEnsemble:
         """Uncalibrated scores (n, L) from flat ``features``: the mean over the inner-fold
         members, then (``mixed``) the label-correlation step."""
         if self.combiner is not None:
-            from deepbio.ptm.calibration import logit
-
             parts = np.hstack([logit(m.calibrated(features)) for m in self.members])
             return 1.0 / (1.0 + np.exp(-(parts @ self.combiner[:, :-1].T + self.combiner[:, -1])))
         mean = np.mean([fold.label_proba(features) if hasattr(fold, "label_proba") else

@@ -12,6 +12,8 @@ from deepbio.ptm.data import PTM_LABEL_NAMES, PTM_LABELS
 from deepbio.ptm.calibration import calibration_summary, reliability_figure
 from deepbio.ptm.trees import fit_predict_fold, window_feature_blocks
 from deepbio.ptm.calibration import choose_thresholds
+from deepbio.ptm.features import residue_features
+from deepbio.ptm.predictor import PREDICTOR_FILE, save_ptm_predictor
 
 PROBABILITY_COLUMNS = tuple(f"p_{name}_given_modified" for name in PTM_LABEL_NAMES)
 """Probability columns of the PTM CSVs: conditional on the lysine being modified."""
@@ -21,8 +23,6 @@ CALL_COLUMNS = tuple(f"call_{name}" for name in PTM_LABEL_NAMES)
 def model_inputs(config, model_type, windows):
     """Label-free inputs of one model type: per-residue features (network) or flat blocks."""
     if model_type == "network":
-        from deepbio.ptm.features import residue_features
-
         return residue_features(windows, config.residue_encoders)
 
     return window_feature_blocks(windows, (model_type,))
@@ -148,7 +148,7 @@ def fit_final(config, train, test, inputs, test_inputs, timings, verbose):
         test windows; None without test).
     """
     if config.model_type == "network":
-        from deepbio.ptm.training import fit_fold
+        from deepbio.ptm.training import fit_fold  # deferred: imports Keras/TensorFlow
 
         return fit_fold(config, train.windows, train.labels, train.classes, inputs,
                         np.arange(len(train.windows)), test.windows if test else [],
@@ -175,14 +175,12 @@ def save_final(config, folder, final):
             "calibration": config.calibration,
             "probabilities": "P(PTM | the lysine carries at least one of the four PTMs)"}
     if config.model_type == "network":
-        from deepbio.ptm.sequence_model import ptm_sequence_model
+        from deepbio.ptm.sequence_model import ptm_sequence_model  # deferred: imports Keras/TensorFlow
 
         exported = ptm_sequence_model(final["model"], final["encoder"], final["pstaap_scaling"],
                                       config.residue_encoders, calibration=final["calibrator"])
         folder.save_model(exported, "model.keras")
     else:
-        from deepbio.ptm.predictor import PREDICTOR_FILE, save_ptm_predictor
-
         save_ptm_predictor(final["predictor"], folder.file(PREDICTOR_FILE))
     folder.write_json(json.loads(json.dumps(meta)), "thresholds.json")
 

@@ -321,8 +321,6 @@ def _interpret(config, folder, final, cvs, train, test):
     last = cvs["stratified"]["last"] if cvs else None
     rng = np.random.default_rng(config.seed)
     if config.model_type == "network":
-        from deepbio.ptm.saliency import saliency_report
-
         inputs = final["score_inputs"] if test else (last["score_inputs"] if last else None)
         model = final["model"] if test else (last["model"] if last else None)
         if model is None:

@@ -10,6 +10,8 @@ from deepbio.multiomic.contacts.data import complex_examples, load_examples
 from deepbio.multiomic.contacts.encoding import encode_example
 from deepbio.multiomic.contacts.pipeline import load_backbone_and_tokenizer, resolve_backbone
 from deepbio.multiomic.contacts.structures import read_complex
+from deepbio.core.loading import load_task_model
+from deepbio.multiomic.finetune_task import backbone_tokenizer
 
 
 def train_all(config, folder):
@@ -18,7 +20,7 @@ def train_all(config, folder):
     Returns:
         The report dict (``data``: chains, residues, positive rate; ``history``).
     """
-    from deepbio.multiomic.contacts.training import finetune_token_head
+    from deepbio.multiomic.contacts.training import finetune_token_head  # deferred: imports Keras/TensorFlow
 
     folder.write_params()
     with folder.timer("data"):
@@ -59,9 +61,7 @@ def predict_structure(model_path, structure, output, max_protein=1000):
         FileNotFoundError: no such file.
         ValueError: not a protein–nucleic-acid PDB file (one line naming it).
     """
-    from deepbio.core.loading import load_task_model
-    from deepbio.multiomic.contacts.training import predict_token_head
-    from deepbio.multiomic.finetune_task import backbone_tokenizer
+    from deepbio.multiomic.contacts.training import predict_token_head  # deferred: imports Keras/TensorFlow
 
     record = read_complex(structure)
     examples = complex_examples(record, "input", cutoff=float("inf"), min_length=1)

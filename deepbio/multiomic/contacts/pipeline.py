@@ -13,6 +13,9 @@ from deepbio.multiomic.contacts.encoding import encode_example
 from deepbio.multiomic.contacts.evaluation import choose_threshold
 from deepbio.multiomic.contacts.homology import cluster_sequences, grouped_folds, pronab_overlap
 from deepbio.multiomic.contacts.propensity import PropensityBaseline
+from deepbio.multiomic.finetune_task import backbone_tokenizer
+from deepbio.multiomic.pronab import load_pronab
+from deepbio.multiomic.contacts.report import build_report, write_outputs
 
 MODELS = ("finetuned", "probe", "random_probe", "propensity")
 DEFAULT_BACKBONE = Path(__file__).resolve().parents[2] / "presets" / "binding-dg" / "pretrain" \
@@ -43,8 +46,7 @@ def load_backbone_and_tokenizer(path):
     Raises:
         ValueError: the backbone's vocabulary does not match its tokenizer.
     """
-    from deepbio.multiomic.builders import load_backbone
-    from deepbio.multiomic.finetune_task import backbone_tokenizer
+    from deepbio.multiomic.builders import load_backbone  # deferred: imports Keras/TensorFlow
 
     tokenizer, converted = backbone_tokenizer(str(path))
     backbone = load_backbone(str(path))
@@ -57,8 +59,6 @@ def load_backbone_and_tokenizer(path):
 
 
 def _pronab_proteins(data_dir):
-    from deepbio.multiomic.pronab import load_pronab
-
     try:
         return sorted(set(load_pronab(data_dir).frame["protein"]))
     except FileNotFoundError:
@@ -88,7 +88,7 @@ def prepare(config, data_dir):
 def _fresh_backbone(backbone, seed, pretrained=True):
     import keras
 
-    from deepbio.multiomic.backbone import MultiomicBackbone
+    from deepbio.multiomic.backbone import MultiomicBackbone  # deferred: imports Keras/TensorFlow
 
     keras.utils.set_random_seed(seed)
     clone = MultiomicBackbone.from_config(backbone.get_config())
@@ -99,7 +99,7 @@ def _fresh_backbone(backbone, seed, pretrained=True):
 
 def _fold_models(config, state, fold, folder):
     """Trains the four models of one fold; returns token scores of every example per model."""
-    from deepbio.multiomic.contacts.training import (finetune_token_head, predict_probe,
+    from deepbio.multiomic.contacts.training import (finetune_token_head, predict_probe,  # deferred: imports Keras/TensorFlow
                                                      predict_token_head, train_probe)
 
     enc, labels, ex = state["encoded"], state["token_labels"], state["examples"]
@@ -139,7 +139,7 @@ def _encode_all(config, state):
 
 
 def _attention(config, state):
-    from deepbio.multiomic.contacts.models import attention_backbone, attention_features
+    from deepbio.multiomic.contacts.models import attention_backbone, attention_features  # deferred: imports Keras/TensorFlow
 
     state["features"] = attention_features(attention_backbone(state["backbone"]),
                                            state["encoded"])
@@ -157,8 +157,6 @@ def run_contacts(config, folder):
     Returns:
         The report dict (see `deepbio.multiomic.contacts.report.build_report`).
     """
-    from deepbio.multiomic.contacts.report import build_report, write_outputs
-
     folder.write_params()
     with folder.timer("data"):
         state = prepare(config, folder.data_dir)

@@ -13,6 +13,9 @@ import dataclasses
 
 from deepbio.core.task import CrossValidationConfig, PredictConfig, Task, TrainingConfig, option
 from deepbio.multiomic.contacts.homology import IDENTITY_THRESHOLD
+from deepbio.multiomic.contacts.pipeline import run_contacts
+from deepbio.multiomic.contacts.fit_all import predict_structure, train_all
+from deepbio.multiomic.contacts.report import summary_lines
 
 
 @dataclasses.dataclass
@@ -86,24 +89,16 @@ class ContactsTask(Task):
     predict_config_class = ContactsPredictConfig
 
     def run(self, config, folder):
-        from deepbio.multiomic.contacts.pipeline import run_contacts
-
         return run_contacts(config, folder)
 
     def train(self, config, folder):
-        from deepbio.multiomic.contacts.fit_all import train_all
-
         return train_all(config, folder)
 
     def predict(self, config, output):
-        from deepbio.multiomic.contacts.fit_all import predict_structure
-
         rows = predict_structure(config.model, config.input, output, config.max_protein)
         return f"{rows} residues → {output}"
 
     def summary(self, report):
-        from deepbio.multiomic.contacts.report import summary_lines
-
         if "models" not in report:
             return [f"token head fine-tuned on {report['data']['protein_chains']} protein chains "
                     "→ model.keras, tokenizer.json"]

@@ -373,6 +373,7 @@ def test_binding_stream_gzip_and_shards(models, tmp_path):
 def test_prediction_under_a_mirrored_strategy(models, tmp_path):
     """``--strategy mirrored``: the Keras models predict with each batch split over 2 logical CPUs
     (in a fresh process: logical devices are set before TensorFlow starts), as on one device."""
+    import json
     import os
     import subprocess
     import sys
@@ -384,13 +385,18 @@ def test_prediction_under_a_mirrored_strategy(models, tmp_path):
     rows = "".join(f"c{i},{'MKV' * (i + 2)},{'ACGT' * (i + 1)},DNA\n" for i in range(9))
     (tmp_path / "pairs.csv").write_text("name,protein,nucleic_acid,type\n" + rows)
     env = {**os.environ, "DEEPBIO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for task, source in (("rnamod", "r.fa"), ("binding", "pairs.csv")):
+    tasks = (("rnamod", "r.fa"), ("binding", "pairs.csv"))
+    # ONE fresh process (one TensorFlow start) runs both mirrored commands, as `deepbio` would
+    commands = [["predict", task, "--model", str(models[task]), "--input", str(tmp_path / source),
+                 "--output", str(tmp_path / f"{task}_mir.csv"), "--verbose", "0", "--strategy",
+                 "mirrored", "--cpu-replicas", "2"] for task, source in tasks]
+    script = ("import json, sys\nfrom deepbio import cli\n"
+              "print('STATUSES', [cli.main(c) for c in json.loads(sys.argv[1])])")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(commands)], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=ROOT)
+    assert done.returncode == 0 and "STATUSES [0, 0]" in done.stdout, done.stderr[-3000:]
+    for task, source in tasks:
         _predict(task, models[task], tmp_path / source, tmp_path / f"{task}_one.csv")
-        command = [sys.executable, "-m", "deepbio", "predict", task, "--model", str(models[task]),
-                   "--input", str(tmp_path / source), "--output", str(tmp_path / f"{task}_mir.csv"),
-                   "--verbose", "0", "--strategy", "mirrored", "--cpu-replicas", "2"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
-        assert done.returncode == 0, done.stderr[-3000:]
         one = pd.read_csv(tmp_path / f"{task}_one.csv", keep_default_na=False)
         mirrored = pd.read_csv(tmp_path / f"{task}_mir.csv", keep_default_na=False)
         value = "Am" if task == "rnamod" else "predicted_dg"

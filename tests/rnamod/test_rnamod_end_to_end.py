@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import deepbio.models  # noqa: F401  (registers VQRNA for load_model)
-from conftest import ROOT
+import deepbio  # noqa: F401  (registers every task's models, VQRNA included, for load_model)
+from conftest import ROOT, run_cli
 from conftest import run_script as _run
 
 METRICS = {"acc", "sensitivity", "specificity", "mcc", "auroc", "auprc"}
@@ -150,9 +150,10 @@ def test_predict_csv_and_bad_input(rnamod_run, tmp_path, data_dir):
                           (">short\n" + "A" * 99 + "\n", "('short') has length 99")):
         bad = tmp_path / "bad.fasta"
         bad.write_text(text)
-        result = _run([str(ROOT / "main.py"), "--task", "rnamod", "--predict", str(bad), "--model",
-                       str(out), "--output", str(tmp_path / "bad")], cwd=tmp_path, ok=False)
-        assert result.returncode != 0 and message in result.stderr
+        status, _, err = run_cli(["--task", "rnamod", "--predict", bad, "--model", out, "--output",
+                                  tmp_path / "bad"], script="main.py")  # in this process
+        assert status == 2 and message in err  # bad input: status 2
+        assert err.count("deepbio: error: ") == 1 and "Traceback" not in err
         assert not (tmp_path / "bad" / "predictions.csv").exists()
 
 

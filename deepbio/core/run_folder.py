@@ -40,11 +40,14 @@ def library_versions():
 
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
-# Tasks whose training runs under `tf.distribute.MultiWorkerMirroredStrategy`: Keras 3's
-# ``model.fit`` does not (keras-team/keras#20585), so a task needs the custom loop of
-# `deepbio.core.distribute` (the PTM network, VQ-RNA, the motif CNN), its own
-# ``strategy.run`` step (masked-LM pre-training and ΔG fine-tuning) or no TensorFlow training
+# A task declares whether it trains under `tf.distribute.MultiWorkerMirroredStrategy`
+# (`Task.multi_worker`, checked by `RunFolder`): Keras 3's ``model.fit`` does not
+# (keras-team/keras#20585), so such a task needs the engine's step loop
+# (`deepbio.core.engine`: `fit` picks `fit_distributed` for the PTM network, VQ-RNA and the
+# motif CNN; `run_loop` drives masked-LM pre-training and ΔG fine-tuning) or no TensorFlow training
 # (the PTM trees).
+
+
 def make_strategy(name="auto", cpu_replicas=0):
     """The `tf.distribute` strategy of a run.
 
@@ -360,8 +363,8 @@ class RunFolder:
         (`deepbio.core.safe_files.write_tree`: JSON, NumPy arrays, ``.keras``
         models, skops objects of a fixed allow-list; nothing is pickled, and
         a ``<key>.pkl`` of an older deepbio is refused). While it runs, its trainings
-        (`deepbio.core.resume.resumable_fit`, `deepbio.core.resume.
-        LoopCheckpoint`, `deepbio.core.distribute.fit_distributed`)
+        (`deepbio.core.engine.fit`, `deepbio.core.engine.run_loop`,
+        `deepbio.core.checkpoint.LoopCheckpoint`)
         checkpoint their epochs in ``checkpoints/<key>.steps/`` (deleted when
         the unit is done). The run's parameters go to
         ``checkpoints/config.json`` before the first unit starts, so a rerun

@@ -3,7 +3,7 @@
 A task's ``run``/``train`` receives a `RunFolder` and writes through it, so
 that the preamble (folder, seed, precision policy, ``params.json`` with
 library versions) and the epilogue (``seconds``, atomic ``report.json``) are
-written once. Every file goes through `deepbio.utils.atomic_path`: an
+written once. Every file goes through `deepbio.core.io.atomic_path`: an
 interrupted run never leaves a truncated file.
 """
 
@@ -23,7 +23,7 @@ from deepbio.core.checkpoint import checkpoint_directory, remove_checkpoints
 from deepbio.core.safe_files import read_tree, refuse_pickle, write_tree
 
 
-# `deepbio.utils.atomic_path` writes ``.<stem>.<8 random characters><suffix>`` beside the target.
+# `deepbio.core.io.atomic_path` writes ``.<stem>.<8 random characters><suffix>`` beside the target.
 TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
 
 

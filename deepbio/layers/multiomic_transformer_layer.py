@@ -19,7 +19,7 @@ class MultiomicTransformerLayer(keras.layers.Layer):
 
     Besides the ordinary call, `forward` lets a caller attend the block's
     queries to extra keys / values computed elsewhere (a shared prefix), which
-    `deepbio.models.MultiomicBackbone` uses to compute a protein once for all
+    `deepbio.multiomic.backbone.MultiomicBackbone` uses to compute a protein once for all
     of its nucleic-acid partners.
 
     Args:

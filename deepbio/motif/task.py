@@ -6,7 +6,7 @@ Pipeline (``main.py --task motif``):
    DeepASMM's Basset demo (``deepasmm/basset_8988T.csv`` through the data
    registry), or the user's ``--input`` CSV/FASTA;
 2. model: the user's ``--model`` (``.keras`` or ``.h5``), or an ensemble of
-   ``--ensemble`` Basset-style CNNs (`deepbio.models.basset_cnn`; training
+   ``--ensemble`` Basset-style CNNs (`deepbio.motif.model.basset_cnn`; training
    seeds ``--seed``, ``--seed`` + 1, ...; one resumable unit each) trained here
    on the accessible sequences against one dinucleotide-shuffled copy of each
    (Altschul–Erickson), with train / validation / test parts split by
@@ -51,7 +51,7 @@ class MotifConfig(EarlyStoppingConfig, TrainingConfig):
 
     Shared fields: `TrainingConfig` and `EarlyStoppingConfig` (training of the
     CNN: Adam; early stopping on the validation AUROC, best weights kept).
-    CNN sizes: see `deepbio.models.basset_cnn`. The training recipe (issue 23,
+    CNN sizes: see `deepbio.motif.model.basset_cnn`. The training recipe (issue 23,
     chosen on validation AUROC of the fixed split): reverse-complement
     augmentation, both strands averaged when scoring validation and held-out
     sequences, batch-normalization momentum 0.9 (Keras's 0.99 lets the

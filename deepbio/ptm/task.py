@@ -59,7 +59,7 @@ class PTMConfig(CrossValidationConfig, EarlyStoppingConfig, TrainingConfig):
     Shared fields: `TrainingConfig` (epochs, batch_size, learning_rate, seed,
     mixed_precision), `EarlyStoppingConfig` (patience) and
     `CrossValidationConfig` (folds). Model sizes: see
-    `deepbio.models.PTMClassifier`.
+    `deepbio.ptm.model.PTMClassifier`.
     """
 
     epochs: int = 60

@@ -29,14 +29,13 @@ def bucketed_batches(sizes, batch_size, rng=None):
     return batches
 
 
-class _TokenBatches(keras.utils.PyDataset):
-    """(inputs, token labels (B, T), weights (B, T)) batches of encoded examples."""
+class _Bucketed(keras.utils.PyDataset):
+    """Batches of examples of similar size (`bucketed_batches`), reshuffled every epoch."""
 
-    def __init__(self, encoded, labels, batch_size, pad_id, seed=None):
+    def __init__(self, sizes, batch_size, seed=None):
         super().__init__()
-        self.encoded, self.labels, self.batch_size, self.pad_id = encoded, labels, batch_size, pad_id
+        self.sizes, self.batch_size = sizes, batch_size
         self.rng = None if seed is None else np.random.default_rng(seed)
-        self.sizes = [len(e.token_ids) for e in encoded]
         self.on_epoch_end()
 
     def __len__(self):
@@ -44,6 +43,14 @@ class _TokenBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.batches = bucketed_batches(self.sizes, self.batch_size, self.rng)
+
+
+class _TokenBatches(_Bucketed):
+    """(inputs, token labels (B, T), weights (B, T)) batches of encoded examples."""
+
+    def __init__(self, encoded, labels, batch_size, pad_id, seed=None):
+        self.encoded, self.labels, self.pad_id = encoded, labels, pad_id
+        super().__init__([len(e.token_ids) for e in encoded], batch_size, seed)
 
     def __getitem__(self, index):
         indices = self.batches[index]
@@ -100,21 +107,13 @@ def predict_token_head(model, encoded, pad_id, batch_size=8):
     return out
 
 
-class _ProbeBatches(keras.utils.PyDataset):
+class _ProbeBatches(_Bucketed):
     """({"attention", "mask"}, labels (B, P, 1), weights (B, P)) batches of attention blocks."""
 
     def __init__(self, features, labels, batch_size, seed=None):
-        super().__init__()
-        self.features, self.labels, self.batch_size = features, labels, batch_size
-        self.rng = None if seed is None else np.random.default_rng(seed)
-        self.sizes = [(f.shape[1] // 32) * 1_000_000 + f.shape[0] for f in features]
-        self.on_epoch_end()
-
-    def __len__(self):
-        return len(self.batches)
-
-    def on_epoch_end(self):
-        self.batches = bucketed_batches(self.sizes, self.batch_size, self.rng)
+        self.features, self.labels = features, labels
+        super().__init__([(f.shape[1] // 32) * 1_000_000 + f.shape[0] for f in features],
+                         batch_size, seed)
 
     def __getitem__(self, index):
         rows = self.batches[index]

@@ -46,7 +46,7 @@ class ProNABData:
 
 
 def _binding_entries(source):
-    """``(accession, record, protein, protein_ok, entry)`` for every binding entry of the JSON.
+    """``(accession, record, protein, protein_ok, row number, entry)`` for every binding entry of the JSON.
 
     Raises:
         ValueError: a record without 'Sequence' / 'binding data', or an entry
@@ -63,7 +63,7 @@ def _binding_entries(source):
             if not isinstance(item, (list, tuple)) or len(item) != 5:
                 raise ValueError(f"{source}: {accession!r} binding row {number} is not "
                                  f"[na_seq, type, Kd, dG, complementary]: {item!r}")
-            yield accession, record, protein, protein_ok, item
+            yield accession, record, protein, protein_ok, number, item
 
 
 def load_pronab(data_dir=None, download=None, path=None):
@@ -95,7 +95,7 @@ def load_pronab(data_dir=None, download=None, path=None):
               "dropped_empty_nucleic_acid": 0, "dropped_nonstandard_residue": 0,
               "dropped_nonstandard_base": 0}
     rows = []
-    for accession, record, protein, protein_ok, item in _binding_entries(source):
+    for accession, record, protein, protein_ok, number, item in _binding_entries(source):
         counts["entries"] += 1
         nucleic, kind, kd, dg, complementary = item
         nucleic = str(nucleic).strip().upper().replace("U", "T")
@@ -231,7 +231,7 @@ def load_pronab_measurements(data_dir=None, download=None, path=None):
                "dropped_zero_dg", "dropped_empty_nucleic_acid")
     counts = {"entries": 0, **{reason: 0 for reason in reasons}}
     rows, paper_proteins, paper_entries = [], set(), 0
-    for accession, record, protein, protein_ok, item in _binding_entries(source):
+    for accession, record, protein, protein_ok, number, item in _binding_entries(source):
         counts["entries"] += 1
         nucleic, kind, kd, dg, complementary = item
         nucleic = str(nucleic).strip().upper()

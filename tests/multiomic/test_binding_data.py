@@ -100,3 +100,15 @@ def test_jaspar_sites_match_pronab_accessions(pronab):
     summary = binding_specificity.summarize_jaspar(
         queries, np.where(queries["kind"] == "mutant", -8.0, -9.0))
     assert summary["mean_ddg"] == pytest.approx(1.0) and summary["fraction_weaker"] == 1.0
+
+
+def test_a_measurement_without_a_number_is_named(tmp_path):
+    import json
+
+    from deepbio.multiomic.pronab import load_pronab_measurements
+
+    path = tmp_path / "pronab.json"
+    path.write_text(json.dumps({"P1": {"Sequence": "MKV", "binding data": [
+        ["ACGT", "DNA", 1.0, -9.5, "TGCA"], ["ACGT", "DNA", 1.0, "oops", "TGCA"]]}}))
+    with pytest.raises(ValueError, match=r"'P1' binding row 2 has ΔG 'oops', not a number"):
+        load_pronab_measurements(path=path)

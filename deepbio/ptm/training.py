@@ -276,8 +276,9 @@ def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="strati
         thresholds), ``folds`` (one metric dict per fold), ``probabilities``
         (calibrated, out of fold), ``raw`` (uncalibrated), ``calls``,
         ``inner`` (list of the folds' in-fold ``(labels, raw, calibrated)``),
-        ``last`` (the last fold's fit; its model and scored inputs feed the CV
-        saliency maps) and ``last_idx`` (its scored rows).
+        ``last`` (the last fold's fit; its scored inputs, and its model in the
+        stratified CV of ``config.model_type``, feed the CV saliency maps; the
+        other folds keep no model) and ``last_idx`` (its scored rows).
     """
     import dataclasses
 
@@ -292,13 +293,21 @@ def cross_validate(config, dataset, inputs, timings, verbose=1, protocol="strati
     splits = cv_splits(dataset, config.folds, config.seed, protocol)
     for number, (train_idx, score_idx) in enumerate(
             tqdm(splits, desc=f"{protocol} CV ({model_type})", unit="fold"), 1):
-        def compute(train_idx=train_idx, score_idx=score_idx):
+        # Only the last stratified fold's model of the run's own model type is read again (the
+        # CV saliency maps / position importance); the others are not kept, so their fold
+        # checkpoints hold scores, not models (a fold's skops model is most of its save time).
+        keep_model = (protocol == "stratified" and model_type == config.model_type
+                      and number == len(splits))
+
+        def compute(train_idx=train_idx, score_idx=score_idx, keep_model=keep_model):
             if model_type == "network":
-                return fit_fold(fold_config, dataset.windows, labels, classes, inputs, train_idx,
-                                [dataset.windows[i] for i in score_idx], inputs[score_idx],
-                                timings, verbose)
-            return fit_predict_fold(fold_config, inputs, labels, classes, train_idx, score_idx,
-                                    timings)
+                result = fit_fold(fold_config, dataset.windows, labels, classes, inputs, train_idx,
+                                  [dataset.windows[i] for i in score_idx], inputs[score_idx],
+                                  timings, verbose)
+            else:
+                result = fit_predict_fold(fold_config, inputs, labels, classes, train_idx,
+                                          score_idx, timings)
+            return result if keep_model else {k: v for k, v in result.items() if k != "model"}
 
         fold = (unit or (lambda key, fn: fn()))(f"{protocol}_{model_type}_fold{number}", compute)
         oof[score_idx], raw[score_idx] = fold["probabilities"], fold["raw"]

@@ -271,3 +271,35 @@ def test_network_model_type_still_runs_end_to_end(tmp_path, data_dir):
     assert p.shape == (2, 4) and ((p > 0) & (p < 1)).all()
     assert (tmp_path / "run" / "cv_saliency_residues.png").is_file()
     assert (tmp_path / "run" / "reliability_diagram.png").is_file()
+
+
+@pytest.mark.parametrize("protocol, run_type, kept", [
+    ("stratified", "linear", [False, False, True]),  # the last fold's model feeds the CV maps
+    ("grouped", "linear", [False, False, False]),
+    ("stratified", "trees", [False, False, False])])  # linear compared within a trees run
+def test_only_the_last_stratified_fold_keeps_its_model(protocol, run_type, kept):
+    """Fold results (checkpointed per fold) carry scores; a model only where the run reads it
+    again, so that a fold's save is not a skops dump of its trees."""
+    from deepbio.ptm.data import PTMDataset, combination_to_labels
+    from deepbio.ptm.training import cross_validate
+    from deepbio.ptm.trees import window_feature_blocks
+
+    rng = np.random.default_rng(0)
+    n = 240
+    classes = rng.choice([1, 2, 3, 4, 5], size=n)
+    data = PTMDataset(_windows(n, seed=4), [f"P{i // 2}" for i in range(n)], classes,
+                      combination_to_labels(classes))
+    saved = {}
+
+    def unit(key, compute):
+        saved[key] = compute()
+        return saved[key]
+
+    config = ptm.PTMConfig(model_type=run_type, folds=3, inner_folds=2)
+    cv = cross_validate(config, data, window_feature_blocks(data.windows, ("linear",)), {},
+                        verbose=0, protocol=protocol, model_type="linear", unit=unit)
+    keys = [f"{protocol}_linear_fold{k}" for k in (1, 2, 3)]
+    assert list(saved) == keys
+    assert ["model" in saved[k] for k in keys] == kept
+    assert ("model" in cv["last"]) == kept[-1]
+    assert cv["probabilities"].shape == (n, 4) and len(cv["folds"]) == 3

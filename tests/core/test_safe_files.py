@@ -148,9 +148,8 @@ def test_keras_model_with_a_lambda_layer_is_refused(task, tmp_path, monkeypatch,
 
 # -- run checkpoints ---------------------------------------------------------------------------
 # The tiny PTM run, made cheaper: its checkpoint units are the same kind (trees CV folds), with
-# fewer boosting iterations and inner folds, no grouped CV and no model beside the trees.
-RUN_FLAGS = [*TINY["ptm"], "--tree-iterations", "20", "--inner-folds", "2", "--no-grouped-cv",
-             "--compare", "none"]
+# no grouped CV and no model beside the trees.
+RUN_FLAGS = [*TINY["ptm"], "--no-grouped-cv", "--compare", "none"]
 
 
 def _run_ptm(out, data_dir, capsys):

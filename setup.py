@@ -35,7 +35,7 @@ setup(
     # "web": deepbio serve (a Gradio page; gradio_client calls it); the tests drive the page in a
     # real browser with Selenium (system Chromium, see .ci/run).
     extras_require={"convert": [], "web": ["gradio>=6", "gradio_client>=2"],
-                    "test": ["pytest>=8", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
+                    "test": ["pytest>=8", "pytest-xdist>=3.5", "filelock>=3.12", "torch==2.13.0", "gradio>=6", "gradio_client>=2",
                              "selenium>=4.10", "snakemake>=8", "import-linter>=2.1,<3", "mkdocs>=1.6,<2",
                              "mkdocs-material>=9,<10", "mkdocstrings[python]>=0.25,<2"]},
     entry_points={"console_scripts": ["deepbio = deepbio.cli:main"]},

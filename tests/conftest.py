@@ -30,35 +30,58 @@ def _fingerprint(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _shared_root(tmp_path_factory):
+    """The folder every pytest-xdist worker of this session shares (the session's own basetemp
+    when the tests run in one process)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, data_dir):
     """Factory ``tiny_run(task, mode="run")``: the folder of ``deepbio MODE TASK <TINY> --seed 0``.
 
-    Each (task, mode) runs once per session, in-process, and is shared by every test that only
-    needs a finished tiny run of that task. The folder is READ-ONLY by contract: a test that
-    changes files copies it first (``shutil.copytree``); the session fails at its end if a shared
-    folder was changed. A failed run fails every test that asks for it (it is not retried).
+    Each (task, mode) runs once per test session, in-process, and is shared by every test that
+    only needs a finished tiny run of that task; under pytest-xdist the first worker to ask runs
+    it under a file lock and the others read its folder. The folder is READ-ONLY by contract: a
+    test that changes files copies it first (``shutil.copytree``); each process fails at its end
+    if a shared folder was changed. A failed run fails every test that asks for it (it is not
+    retried).
     """
     import contextlib
     import io
+    import json
+
+    from filelock import FileLock
 
     from deepbio import cli
     from tiny_flags import TINY
 
     done, prints = {}, {}
+    root = _shared_root(tmp_path_factory)
+
+    def first_run(task, mode, home):
+        out = home / "run"
+        stderr = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+            status = cli.main([mode, task, *TINY[task], "--seed", "0", "--output", str(out),
+                               "--data-dir", str(data_dir), "--verbose", "0"])
+        return {"status": status, "stderr": stderr.getvalue()[-3000:]}
 
     def run(task, mode="run"):
         key = (task, mode)
         if key not in done:
-            out = tmp_path_factory.mktemp(f"tiny_{task}_{mode}") / "run"
-            stderr = io.StringIO()
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
-                status = cli.main([mode, task, *TINY[task], "--seed", "0", "--output", str(out),
-                                   "--data-dir", str(data_dir), "--verbose", "0"])
-            done[key] = out if status == 0 else (
-                f"the shared tiny run '{mode} {task}' exited {status}: {stderr.getvalue()[-3000:]}")
-            if status == 0:
-                prints[key] = _fingerprint(out)
+            home = root / f"tiny_{task}_{mode}"
+            with FileLock(str(home) + ".lock"):
+                outcome_file = home / "outcome.json"
+                if not outcome_file.is_file():
+                    home.mkdir(exist_ok=True)
+                    outcome_file.write_text(json.dumps(first_run(task, mode, home)))
+                outcome = json.loads(outcome_file.read_text())
+            done[key] = home / "run" if outcome["status"] == 0 else (
+                f"the shared tiny run '{mode} {task}' exited {outcome['status']}: {outcome['stderr']}")
+            if outcome["status"] == 0:
+                prints[key] = _fingerprint(done[key])
         if isinstance(done[key], str):
             pytest.fail(done[key])
         return done[key]

@@ -52,7 +52,7 @@ def runs(tmp_path_factory, data_dir):
     run_task("rnamod", out / "rnamod", mode="run", modifications=("Am",), max_windows=80,
              multitask=False, ism_windows=0, saliency_windows=0, **common)
     run_task("motif", out / "motif", mode="run", max_sequences=40, motif_length=5, jaspar_top=3,
-             **common)
+             ensemble=2, **common)
     run_task("binding", out / "binding", mode="run", max_complexes=60, folds=2, pretrain=False,
              jaspar=False, **common)
     return out

@@ -65,7 +65,8 @@ def test_mirrored_training_equals_one_device():
              "--residue-encoders", "one_hot"]),
     ("rnamod", ["--modifications", "Am", "--max-windows-per-split", "40", "--epochs", "1",
                 "--no-multitask", "--ism-windows", "0", "--saliency-windows", "0"]),
-    ("motif", ["--max-sequences", "30", "--epochs", "1", "--motif-length", "5", "--jaspar-top", "0"]),
+    ("motif", ["--max-sequences", "30", "--epochs", "1", "--motif-length", "5", "--jaspar-top", "0",
+               "--ensemble", "1"]),
 ])
 def test_tasks_train_under_mirrored_strategy(task, flags, tmp_path, data_dir):
     out = tmp_path / task
@@ -316,7 +317,7 @@ FIT_TASKS = {  # task: (flags, the held-out / validation AUROC of the report)
                 "--encoder-filters", "16,32", "--num-embeddings", "32"],
                lambda report: report["per_modification"]["Am"]["valid"]["auroc"]),
     "motif": (["--max-sequences", "300", "--epochs", "3", "--motif-length", "5", "--jaspar-top",
-               "0", "--cnn-filters", "8,8,8", "--top-r", "0.01"],
+               "0", "--cnn-filters", "8,8,8", "--top-r", "0.01", "--ensemble", "1"],
               lambda report: report["heldout"]["auroc"]),
 }
 

@@ -18,8 +18,8 @@ def motif_runs(tmp_path_factory, data_dir):
         dump = out / "xla_dump"
         os.environ["XLA_FLAGS"] = f"--xla_dump_to={dump}"
         try:
-            run_script([str(ROOT / "main.py"), "--task", "motif", *TINY["motif"], "--jit-compile",
-                        mode, "--no-deterministic", "--output", str(out / "run"), "--data-dir",
+            run_script([str(ROOT / "main.py"), "--task", "motif", *TINY["motif"], "--ensemble", "1",
+                        "--jit-compile", mode, "--no-deterministic", "--output", str(out / "run"), "--data-dir",
                         str(data_dir), "--verbose", "0"], cwd=out)
         finally:
             del os.environ["XLA_FLAGS"]
